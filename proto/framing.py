@@ -1,0 +1,80 @@
+"""One ZMQ frame = 1 message-type byte + protobuf bytes (DESIGN.md, "Wire format").
+
+`0x20` UserEvent (container -> ingress), `0x21` EventAck (ingress -> container). XPUB messages
+are two frames: the topic (`user_id` + NUL) and the same 0x20 frame.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from google.protobuf.message import DecodeError, Message
+
+from .errors import DecodeFailed, EmptyFrame, UnknownMessageType
+from .user_events_pb2 import EventAck, UserEvent
+
+__all__ = [
+    "MessageType",
+    "decode_frame",
+    "encode_ack",
+    "encode_event",
+    "topic_for",
+    "user_of_topic",
+]
+
+#: Separates a user id from anything after it, so a subscription to `u1` never matches `u10`.
+TOPIC_END = b"\x00"
+
+
+class MessageType(IntEnum):
+    """The first byte of a frame."""
+
+    USER_EVENT = 0x20  #: container -> ingress
+    EVENT_ACK = 0x21  #: ingress -> container
+
+
+_MESSAGES: dict[int, type[Message]] = {
+    MessageType.USER_EVENT: UserEvent,
+    MessageType.EVENT_ACK: EventAck,
+}
+
+
+def encode_event(event: UserEvent) -> bytes:
+    """A UserEvent as one frame."""
+    return bytes([MessageType.USER_EVENT]) + event.SerializeToString()
+
+
+def encode_ack(ack: EventAck) -> bytes:
+    """An EventAck as one frame."""
+    return bytes([MessageType.EVENT_ACK]) + ack.SerializeToString()
+
+
+def decode_frame(frame: bytes) -> UserEvent | EventAck:
+    """Parse one frame; raises EmptyFrame, UnknownMessageType or DecodeFailed."""
+    if not frame:
+        raise EmptyFrame()
+    message_class = _MESSAGES.get(frame[0])
+    if message_class is None:
+        raise UnknownMessageType(frame[0])
+    body = bytes(frame[1:])
+    message = message_class()
+    try:
+        message.ParseFromString(body)
+    except DecodeError as exc:
+        raise DecodeFailed(message_class.DESCRIPTOR.name, body, str(exc) or "truncated") from exc
+    return message
+
+
+def topic_for(user_id: str) -> bytes:
+    """The XPUB topic of a user: UTF-8 id + NUL."""
+    return user_id.encode() + TOPIC_END
+
+
+def user_of_topic(topic: bytes) -> str | None:
+    """The user id of a presence topic, or None for any other prefix (e.g. the empty tap-all)."""
+    if len(topic) < 2 or not topic.endswith(TOPIC_END) or TOPIC_END in topic[:-1]:
+        return None
+    try:
+        return topic[:-1].decode()
+    except UnicodeDecodeError:
+        return None

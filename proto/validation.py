@@ -1,0 +1,69 @@
+"""Rules a UserEvent must meet before the pipeline takes it (DESIGN.md, "Validation and limits").
+
+proto3 reads unset fields as zero, so presence is checked explicitly (`HasField("delivery")`),
+and enum fields are checked against their enum: an unknown number is an error, never a default.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidEvent, MissingField, TooLarge
+from .user_events_pb2 import ChannelType, EventType, Priority, UserEvent
+
+__all__ = ["Limits", "usable_event_id", "validate_event"]
+
+#: user_id and event_id: 1-128 bytes of this alphabet (no NUL: it would leak into another topic).
+ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits, from settings."""
+
+    max_payload_bytes: int = 65536
+    max_frame_bytes: int = 262144
+
+
+def usable_event_id(event: UserEvent) -> str | None:
+    """The event id if it is well-formed enough to address an ACK_ERROR to, else None."""
+    return event.event_id if ID_PATTERN.fullmatch(event.event_id) else None
+
+
+def _check_id(field: str, value: str) -> None:
+    if not value:
+        raise MissingField(field)
+    if not ID_PATTERN.fullmatch(value):
+        raise InvalidEvent(field, "must be 1-128 characters of [A-Za-z0-9._:@-]")
+
+
+def _check_enum(field: str, enum_wrapper, value: int) -> None:
+    if value not in enum_wrapper.values():
+        raise InvalidEvent(field, f"unknown {enum_wrapper.DESCRIPTOR.name} value {value}")
+
+
+def validate_event(event: UserEvent, frame_size: int, limits: Limits) -> None:
+    """Raise an InvalidEvent subclass naming the field and the problem, or return None."""
+    _check_id("event_id", event.event_id)
+    if frame_size > limits.max_frame_bytes:
+        raise TooLarge("frame", frame_size, "NOTIFY_MAX_FRAME_BYTES", limits.max_frame_bytes)
+    _check_id("user_id", event.user_id)
+    _check_enum("event_type", EventType, event.event_type)
+    if not event.HasField("delivery"):
+        raise MissingField("delivery")
+    _check_enum("delivery.priority", Priority, event.delivery.priority)
+    for index, preference in enumerate(event.delivery.channels):
+        _check_enum(f"delivery.channels[{index}].channel", ChannelType, preference.channel)
+    if len(event.payload) > limits.max_payload_bytes:
+        raise TooLarge(
+            "payload", len(event.payload), "NOTIFY_MAX_PAYLOAD_BYTES", limits.max_payload_bytes
+        )
+    if event.payload:
+        try:
+            decoded = json.loads(event.payload)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidEvent("payload", f"not JSON ({exc})") from exc
+        if not isinstance(decoded, dict):
+            raise InvalidEvent("payload", f"must be a JSON object, got {type(decoded).__name__}")

@@ -1,0 +1,96 @@
+"""The one settings object: every knob of every process, read from the environment.
+
+Names are fixed by DESIGN.md ("Configuration"); each field is documented in
+docs/configuration.md. Build it once per process with `Settings()` and pass it down.
+"""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "connect_address"]
+
+
+def connect_address(bind: str) -> str:
+    """The address a client connects to for a bind address: `tcp://*:5571` -> `tcp://127.0.0.1:5571`."""
+    return bind.replace("://*:", "://127.0.0.1:").replace("://0.0.0.0:", "://127.0.0.1:")
+
+
+class Settings(BaseSettings):
+    """Every setting of the pipeline, from `NOTIFY_*` variables (and `CELERY_BROKER_URL`)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", frozen=True)
+
+    # Stores and broker.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_broker_url: str = Field(
+        default="", validation_alias=AliasChoices("CELERY_BROKER_URL", "NOTIFY_CELERY_BROKER_URL")
+    )
+    #: Prefix of every Redis key this project writes (store and Redis broker alike).
+    key_prefix: str = "notify:"
+    #: Folder of the embedded Redis (AOF on) that `notify up` starts when none answers.
+    data_dir: str = ".notify-data"
+
+    # Ingress.
+    ingress_router: str = "tcp://*:5571"
+    ingress_xpub: str = "tcp://*:5570"
+    ingress_id: str = ""
+    #: Prometheus metrics port of the ingress; 0 turns the endpoint off.
+    metrics_port: int = 9570
+    #: Most frames drained from the ROUTER into one batch.
+    ingress_batch: int = 500
+
+    # Channels and providers.
+    session_secret: str = ""
+    telegram_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    sendgrid_api_key: str = ""
+    sendgrid_host: str = "https://api.sendgrid.com"
+    email_from: str = "notifications@example.com"
+    fcm_credentials: str = ""
+    fcm_project_id: str = ""
+    fcm_endpoint: str = "https://fcm.googleapis.com"
+    #: Timeout of every provider call, seconds (DESIGN: within 10 s).
+    provider_timeout_s: float = 10.0
+
+    # Delivery policy.
+    critical_deadline_s: int = 86400
+    normal_ttl_s: int = 600
+    web_ack_timeout_s: int = 30
+    telegram_active_s: int = 900
+    default_channels_normal: str = "ACTIVE_SESSION,TELEGRAM,EMAIL"
+    default_channels_critical: str = "ACTIVE_SESSION,TELEGRAM,PUSH,EMAIL"
+    #: Transient retries of one channel within one round before escalating.
+    channel_retries: int = 3
+    #: First retry backoff in seconds; doubles per retry, with jitter, capped at 60.
+    retry_base_s: float = 2.0
+    #: First pause between two CRITICAL rounds; doubles per round, capped at 1 h.
+    round_backoff_s: float = 30.0
+
+    # Input limits.
+    max_payload_bytes: int = 65536
+    max_frame_bytes: int = 262144
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        # Frozen model: fill derived defaults through object.__setattr__ once, at build time.
+        if not self.celery_broker_url:
+            object.__setattr__(self, "celery_broker_url", self.redis_url)
+        if not self.ingress_id:
+            port = urlsplit(self.ingress_router.replace("*", "localhost")).port or 5571
+            object.__setattr__(self, "ingress_id", f"{socket.gethostname()}:{port}")
+        return self
+
+    @property
+    def router_connect(self) -> str:
+        """Where a container connects its DEALER."""
+        return connect_address(self.ingress_router)
+
+    @property
+    def xpub_connect(self) -> str:
+        """Where a live session connects its SUB."""
+        return connect_address(self.ingress_xpub)

@@ -1,0 +1,75 @@
+"""Subscriber directory: per user, the address on each channel and the muted (channel, event type) pairs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+
+import redis
+
+from .keys import Keys
+
+__all__ = ["Directory", "UserProfile"]
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """What the directory knows of one user. Empty strings mean "no address"."""
+
+    user_id: str
+    email: str = ""
+    telegram_chat: str = ""
+    push_tokens: tuple[str, ...] = ()
+    discord_webhook: str = ""
+    slack_webhook: str = ""
+    #: "CHANNEL:EVENT_TYPE" pairs, e.g. "EMAIL:STRATEGY_LOG".
+    muted: tuple[str, ...] = field(default=())
+
+    def is_muted(self, channel: str, event_type: str) -> bool:
+        return f"{channel}:{event_type}" in self.muted
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["push_tokens"] = list(self.push_tokens)
+        data["muted"] = list(self.muted)
+        return data
+
+
+_LIST_FIELDS = {"push_tokens", "muted"}
+
+
+class Directory:
+    """Profiles kept as one Redis hash per user."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._client = client
+        self._keys = keys
+
+    def get(self, user_id: str) -> UserProfile | None:
+        """The user's profile, or None when the directory has never heard of them."""
+        raw = self._client.hgetall(self._keys.user(user_id))
+        if not raw:
+            return None
+        values: dict = {}
+        for name in (f.name for f in fields(UserProfile)):
+            value = raw.get(name.encode()) if name != "user_id" else None
+            if value is None:
+                continue
+            text = value.decode()
+            values[name] = tuple(json.loads(text)) if name in _LIST_FIELDS else text
+        return UserProfile(user_id=user_id, **values)
+
+    def put(self, profile: UserProfile) -> None:
+        """Store the whole profile."""
+        mapping = {
+            name: json.dumps(list(value)) if name in _LIST_FIELDS else value
+            for name, value in profile.as_dict().items()
+            if name != "user_id"
+        }
+        self._client.hset(self._keys.user(profile.user_id), mapping=mapping)
+
+    def update(self, user_id: str, **changes) -> UserProfile:
+        """Read, change the named fields, write back; returns the new profile."""
+        profile = replace(self.get(user_id) or UserProfile(user_id=user_id), **changes)
+        self.put(profile)
+        return profile

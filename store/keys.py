@@ -1,0 +1,57 @@
+"""Every Redis key the project writes, in one place (as arq's constants.py).
+
+All keys start with `NOTIFY_KEY_PREFIX` (default `notify:`), so a test run or a second
+deployment can share a Redis without touching anyone else's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CLAIM_TTL_S", "Keys"]
+
+#: How long a claim, channel claim and delivery log live: at least 48 h (DESIGN.md).
+CLAIM_TTL_S = 48 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder bound to one prefix."""
+
+    prefix: str = "notify:"
+
+    def claim(self, user_id: str, event_id: str) -> str:
+        """Hash: state, lease, receipt time, round, final outcome of one event."""
+        return f"{self.prefix}dedup:{user_id}:{event_id}"
+
+    def channel_claim(self, user_id: str, event_id: str, channel: str) -> str:
+        """String: set once a provider accepted this event on this channel (no double send)."""
+        return f"{self.prefix}claim:{user_id}:{event_id}:{channel}"
+
+    def delivery_log(self, user_id: str, event_id: str) -> str:
+        """List of JSON entries, one per attempt."""
+        return f"{self.prefix}log:{user_id}:{event_id}"
+
+    def presence(self, ingress_id: str) -> str:
+        """Set of user ids with a live XPUB subscriber on one ingress; expires with the ingress."""
+        return f"{self.prefix}presence:{ingress_id}"
+
+    def ingresses(self) -> str:
+        """Sorted set: ingress id -> last presence refresh (unix seconds)."""
+        return f"{self.prefix}ingresses"
+
+    def user(self, user_id: str) -> str:
+        """Hash: the user's channel addresses and preferences (subscriber directory)."""
+        return f"{self.prefix}user:{user_id}"
+
+    def due(self) -> str:
+        """Sorted set: `user_id\\x00event_id` -> unix time its next CRITICAL round is due."""
+        return f"{self.prefix}due"
+
+    def web_ack(self, user_id: str, event_id: str) -> str:
+        """String: set when a browser acked the event over its WebSocket session."""
+        return f"{self.prefix}weback:{user_id}:{event_id}"
+
+    def session_secret(self) -> str:
+        """String: the generated HMAC key for session tokens, when none is configured."""
+        return f"{self.prefix}session-secret"
