@@ -1,0 +1,30 @@
+"""Local fake provider APIs (Discord and Slack webhooks, ...) that record every request and have
+per-provider latency / 429 / 5xx / permanent-error switches; for tests and the local stack.
+
+Start one with ``with SandboxServer() as sandbox: ...`` (tests; ``sandbox.url``, ``sandbox.state``)
+or ``run(host, port)`` (foreground, default 127.0.0.1:8590). Steer a running one from another
+process with `list_requests`, `set_switch`, `reset`.
+"""
+
+from .addresses import discord_webhook_url, slack_webhook_url
+from .app import build_app
+from .client import inject_telegram_message, list_requests, reset, set_switch
+from .server import DEFAULT_HOST, DEFAULT_PORT, SandboxServer, run
+from .state import MODES, PROVIDERS, SandboxState
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "MODES",
+    "PROVIDERS",
+    "SandboxServer",
+    "SandboxState",
+    "build_app",
+    "discord_webhook_url",
+    "inject_telegram_message",
+    "list_requests",
+    "reset",
+    "run",
+    "set_switch",
+    "slack_webhook_url",
+]

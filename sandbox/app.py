@@ -1,0 +1,32 @@
+"""Assemble the sandbox's Starlette app: every provider's routes plus the control API, all
+recording into one `SandboxState`.
+
+URL layout (each provider module's docstring has its answers and error shapes)::
+
+    POST /discord/api/webhooks/{webhook_id}/{token}     Discord incoming webhook
+    POST /slack/services/{a}/{b}/{c}                    Slack incoming webhook
+    /_sandbox/...                                       control API (sandbox.control)
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from . import control, discord, slack
+from .state import SandboxState
+
+__all__ = ["build_app"]
+
+
+def build_app(state: SandboxState | None = None) -> Starlette:
+    """The sandbox app over `state` (a fresh one when None); the state is `app.state.sandbox`."""
+    state = state if state is not None else SandboxState()
+    routes: list[BaseRoute] = [
+        *control.routes(state),
+        *discord.routes(state),
+        *slack.routes(state),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sandbox = state
+    return app
