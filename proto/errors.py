@@ -1,12 +1,12 @@
-"""Every error of the wire format, under one base class; each carries the text sent back as ACK_ERROR.
+"""Every wire-format error, under one base class; each carries the text sent back as ACK_ERROR.
 
-    FrameError
-     ├── EmptyFrame            a frame with no bytes at all
-     ├── UnknownMessageType    the first byte is neither 0x20 nor 0x21
-     ├── DecodeFailed          the bytes after the type byte do not parse as the message
-     └── InvalidEvent          it parses, but breaks a rule of DESIGN.md ("Validation and limits")
-          ├── MissingField     a required field is unset (proto3 reads it as zero)
-          └── TooLarge         payload or frame over its configured limit
+FrameError
+ ├── EmptyFrame            a frame with no bytes at all
+ ├── UnknownMessageType    the first byte is neither 0x20 nor 0x21
+ ├── DecodeFailed          the bytes after the type byte do not parse as the message
+ └── InvalidEvent          it parses, but breaks a rule of DESIGN.md ("Validation and limits")
+      ├── MissingField     a required field is unset (proto3 reads it as zero)
+      └── TooLarge         payload or frame over its configured limit
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from google.protobuf.message import DecodeError, Message
 
 from .errors import DecodeFailed, EmptyFrame, UnknownMessageType
 from .user_events_pb2 import EventAck, UserEvent
+from .validation import ID_PATTERN
 
 __all__ = [
     "MessageType",
@@ -71,10 +72,12 @@ def topic_for(user_id: str) -> bytes:
 
 
 def user_of_topic(topic: bytes) -> str | None:
-    """The user id of a presence topic, or None for any other prefix (e.g. the empty tap-all)."""
-    if len(topic) < 2 or not topic.endswith(TOPIC_END) or TOPIC_END in topic[:-1]:
+    """The user id of a presence topic, or None for any other prefix (e.g. the empty tap-all).
+
+    Only a well-formed user id counts: a subscriber may send any bytes, and presence is
+    mirrored into Redis keys, so a topic no valid event could ever match is not presence.
+    """
+    if not topic.endswith(TOPIC_END):
         return None
-    try:
-        return topic[:-1].decode()
-    except UnicodeDecodeError:
-        return None
+    user_id = topic[:-1].decode("ascii", errors="replace")
+    return user_id if ID_PATTERN.fullmatch(user_id) else None

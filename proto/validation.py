@@ -44,6 +44,10 @@ def _check_enum(field: str, enum_wrapper, value: int) -> None:
         raise InvalidEvent(field, f"unknown {enum_wrapper.DESCRIPTOR.name} value {value}")
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
 def validate_event(event: UserEvent, frame_size: int, limits: Limits) -> None:
     """Raise an InvalidEvent subclass naming the field and the problem, or return None."""
     _check_id("event_id", event.event_id)
@@ -62,7 +66,11 @@ def validate_event(event: UserEvent, frame_size: int, limits: Limits) -> None:
         )
     if event.payload:
         try:
-            decoded = json.loads(event.payload)
+            # Decoded as UTF-8 first: json.loads(bytes) would also take UTF-16/32, which
+            # browsers and channels do not. NaN/Infinity are not JSON either (JSON.parse fails).
+            decoded = json.loads(event.payload.decode("utf-8"), parse_constant=_reject_constant)
+        except RecursionError as exc:
+            raise InvalidEvent("payload", "not JSON (nested too deeply)") from exc
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidEvent("payload", f"not JSON ({exc})") from exc
         if not isinstance(decoded, dict):

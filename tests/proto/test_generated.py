@@ -1,0 +1,52 @@
+"""The committed proto/user_events_pb2.py(i) is exactly what the pinned grpcio-tools compiles today,
+and proto/user_events.proto is exactly the shared contract."""
+
+from __future__ import annotations
+
+from importlib.resources import as_file, files
+from pathlib import Path
+
+import pytest
+from grpc_tools import protoc
+
+REPO = Path(__file__).resolve().parents[2]
+PROTO_DIR = REPO / "proto"
+PROTO_FILE = PROTO_DIR / "user_events.proto"
+#: CI checks the repo out beside the shared folder that holds the contract.
+SHARED_SPEC = REPO.parent / "shared" / "spec" / "user_events.proto"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Compile proto/user_events.proto as the committed files were: `-Iproto`, python + pyi."""
+    out = tmp_path_factory.mktemp("generated")
+    with as_file(files("grpc_tools") / "_proto") as well_known_types:
+        rc = protoc.main(
+            [
+                "grpc_tools.protoc",
+                f"-I{PROTO_DIR}",
+                f"-I{well_known_types}",
+                f"--python_out={out}",
+                f"--pyi_out={out}",
+                str(PROTO_FILE),
+            ]
+        )
+    assert rc == 0, "protoc failed; see its output above"
+    return out
+
+
+@pytest.mark.parametrize("name", ["user_events_pb2.py", "user_events_pb2.pyi"])
+def test_committed_module_matches_a_fresh_compile(generated: Path, name: str) -> None:
+    fresh = (generated / name).read_bytes()
+    committed = (PROTO_DIR / name).read_bytes()
+    assert committed == fresh, (
+        f"proto/{name} is stale: regenerate from the repo root with "
+        "`python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto "
+        "proto/user_events.proto` (grpcio-tools as pinned in pyproject.toml)"
+    )
+
+
+def test_proto_is_the_shared_contract() -> None:
+    assert PROTO_FILE.read_bytes() == SHARED_SPEC.read_bytes(), (
+        f"proto/user_events.proto differs from {SHARED_SPEC}: copy the contract, do not edit it"
+    )
