@@ -20,7 +20,7 @@ from .user_events_pb2 import (
     Priority,
     UserEvent,
 )
-from .validation import Limits, usable_event_id, validate_event
+from .validation import ID_PATTERN, Limits, usable_event_id, validate_event
 
 __all__ = [
     "AckStatus",
@@ -32,6 +32,7 @@ __all__ = [
     "EventAck",
     "EventType",
     "FrameError",
+    "ID_PATTERN",
     "InvalidEvent",
     "Limits",
     "MessageType",

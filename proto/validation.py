@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .errors import InvalidEvent, MissingField, TooLarge
 from .user_events_pb2 import ChannelType, EventType, Priority, UserEvent
 
-__all__ = ["Limits", "usable_event_id", "validate_event"]
+__all__ = ["ID_PATTERN", "Limits", "usable_event_id", "validate_event"]
 
 #: user_id and event_id: 1-128 bytes of this alphabet (no NUL: it would leak into another topic).
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")

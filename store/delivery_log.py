@@ -20,13 +20,16 @@ class DeliveryLog:
         self._client = client
         self._keys = keys
 
-    def append(self, user_id: str, event_id: str, entry: dict[str, Any]) -> None:
-        """Record one attempt; `time` is added."""
+    def append(
+        self, user_id: str, event_id: str, entry: dict[str, Any], pipe: redis.client.Pipeline | None = None
+    ) -> None:
+        """Record one attempt (`time` is added); into `pipe` when given, else at once."""
         key = self._keys.delivery_log(user_id, event_id)
-        pipe = self._client.pipeline(transaction=True)
-        pipe.rpush(key, json.dumps({"time": time.time(), **entry}))
-        pipe.expire(key, CLAIM_TTL_S)
-        pipe.execute()
+        target = pipe if pipe is not None else self._client.pipeline(transaction=True)
+        target.rpush(key, json.dumps({"time": time.time(), **entry}))
+        target.expire(key, CLAIM_TTL_S)
+        if pipe is None:
+            target.execute()
 
     def read(self, user_id: str, event_id: str) -> list[dict[str, Any]]:
         """Every entry, oldest first."""

@@ -1,0 +1,41 @@
+"""Every Celery setting, read from the one Settings object (DESIGN.md, "Delivery in Celery")."""
+
+from kombu import Queue
+
+from settings import Settings
+from tasks.queues import ALL_QUEUES
+
+_settings = Settings()
+
+# Always explicit: Celery's own default is amqp://localhost, where RabbitMQ may be listening.
+broker_url = _settings.celery_broker_url
+broker_connection_retry = True
+broker_connection_retry_on_startup = True
+broker_connection_max_retries = None  # a worker waits for its broker forever
+broker_transport_options = {
+    # An ETA task sits unacked in a worker until due; the broker re-delivers after this.
+    "visibility_timeout": 300,
+    # Listed order of task_queues wins, so critical.* drains first.
+    "queue_order_strategy": "priority",
+}
+if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
+    broker_transport_options["global_keyprefix"] = _settings.key_prefix
+
+task_queues = [Queue(name, routing_key=name) for name in ALL_QUEUES]
+task_default_queue = "normal.control"
+task_create_missing_queues = False
+
+task_serializer = "json"
+accept_content = ["json"]
+task_ignore_result = True
+result_backend = None
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_soft_time_limit = 30
+task_time_limit = 60
+
+# Events for Flower.
+worker_send_task_events = True
+task_send_sent_event = True

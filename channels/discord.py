@@ -1,0 +1,39 @@
+"""Discord delivery: render an event as a webhook embed, POST it, map the answer to an Outcome.
+
+Endpoint: the user's incoming-webhook URL (subscriber directory, `discord_webhook`).
+Settings: `NOTIFY_PROVIDER_TIMEOUT_S`. Error map: channels/webhook.py (429 reads Discord's
+`retry_after`; 404 "Unknown Webhook" is permanent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .deps import Deps
+from .notice import Notice
+from .outcome import Outcome
+from .render import summarize
+from .webhook import post_json
+
+__all__ = ["render", "send"]
+
+#: Embed colour per priority (Discord wants an int).
+COLOURS = {"CRITICAL": 0xE03131, "NORMAL": 0x1C7ED6, "INFORMATIONAL": 0x868E96}
+
+
+def render(notice: Notice) -> dict[str, Any]:
+    """The webhook body: plain `content` for notifications and one embed with the details."""
+    summary = summarize(notice)
+    embed = {
+        "title": summary.title[:256],
+        "description": "\n".join(summary.lines)[:4096],
+        "color": COLOURS.get(notice.priority, COLOURS["NORMAL"]),
+        "footer": {"text": f"{notice.priority} · {notice.event_id}"[:2048]},
+    }
+    # No mentions can be triggered by user-supplied text.
+    return {"content": summary.title[:2000], "embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+def send(body: dict[str, Any], webhook_url: str, deps: Deps) -> Outcome:
+    """One POST to the webhook."""
+    return post_json(deps.http, "discord", webhook_url, body)

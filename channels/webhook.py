@@ -1,0 +1,70 @@
+"""Incoming-webhook POST over httpx and the error map shared by Discord and Slack.
+
+Error map: 2xx -> DELIVERED; 429 -> RATE_LIMITED (Retry-After header, or `retry_after` in a
+Discord JSON body); 5xx, timeouts and connection errors -> TRANSIENT; other 4xx (404/410
+unknown webhook, 400 bad body, 401/403) -> PERMANENT. A webhook URL is a credential: details
+never contain it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from .outcome import Outcome
+
+__all__ = ["classify_response", "post_json"]
+
+#: Used when a 429 carries no usable retry-after.
+DEFAULT_RETRY_AFTER_S = 5.0
+
+
+def _retry_after(response: httpx.Response) -> float:
+    header = response.headers.get("Retry-After")
+    try:
+        if header is not None:
+            return max(float(header), 0.0)
+        body = response.json()
+        if isinstance(body, dict) and "retry_after" in body:
+            return max(float(body["retry_after"]), 0.0)
+    except ValueError:
+        pass
+    return DEFAULT_RETRY_AFTER_S
+
+
+def _reason(response: httpx.Response) -> str:
+    """The provider's own words: Discord's JSON `message`, Slack's plain-text body."""
+    try:
+        body = response.json()
+        if isinstance(body, dict) and body.get("message"):
+            return str(body["message"])
+    except ValueError:
+        pass
+    return response.text.strip()[:200] or response.reason_phrase
+
+
+def classify_response(provider: str, response: httpx.Response) -> Outcome:
+    """Map one webhook response to an Outcome."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return Outcome.delivered(f"{provider} HTTP {status}")
+    detail = f"{provider} HTTP {status}: {_reason(response)}"
+    if status == 429:
+        return Outcome.rate_limited(detail, _retry_after(response))
+    if status >= 500:
+        return Outcome.transient(detail)
+    return Outcome.permanent(detail)
+
+
+def post_json(http: httpx.Client, provider: str, url: str, body: dict[str, Any]) -> Outcome:
+    """POST the body; every failure becomes an Outcome."""
+    try:
+        response = http.post(url, json=body)
+    except httpx.TimeoutException as exc:
+        return Outcome.transient(f"{provider} timeout: {type(exc).__name__}")
+    except httpx.TransportError as exc:
+        return Outcome.transient(f"{provider} connection error: {type(exc).__name__}")
+    except httpx.InvalidURL:
+        return Outcome.permanent(f"{provider} webhook address is not a valid URL")
+    return classify_response(provider, response)

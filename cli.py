@@ -1,0 +1,312 @@
+"""`notify …`: run the local stack, manage the subscriber directory, send events, inspect deliveries.
+
+Examples:
+    notify up                                   # Redis (embedded if none), ingress, worker, sandbox
+    notify user set alice --discord-webhook http://127.0.0.1:8590/discord/api/webhooks/1/demo
+    notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD \\
+        --payload '{"symbol": "BTC/USDT", "side": "buy", "fill_quantity": "0.5", "fill_price": "50000"}'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
+user_app = typer.Typer(help="The subscriber directory: each user's channel addresses.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The local provider sandbox (default port 8590).")
+app.add_typer(user_app, name="user")
+app.add_typer(sandbox_app, name="sandbox")
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:
+        typer.echo(f"notify: bad configuration: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _store(settings: Settings):
+    from store import Store, redis_answers
+
+    if not redis_answers(settings.redis_url):
+        typer.echo(f"notify: no Redis answers at {settings.redis_url} (start the stack with `notify up`)", err=True)
+        raise typer.Exit(1)
+    return Store(settings.redis_url, settings.key_prefix)
+
+
+# --- the local stack -------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    procfile: Annotated[Path, typer.Option(help="Processes to run (honcho Procfile).")] = ROOT / "Procfile",
+) -> None:
+    """Run the whole pipeline locally: Redis (embedded when none answers), then every Procfile process.
+
+    Ctrl-C stops them all. Example: `notify up`, then in a second terminal `notify send --help`.
+    """
+    from honcho.environ import parse_procfile
+    from honcho.manager import Manager
+
+    from logsetup import configure_logging
+    from store import EmbeddedRedisError, redis_answers, start_embedded_redis
+
+    configure_logging()
+    settings = _settings()
+    redis_process = None
+    if not redis_answers(settings.redis_url):
+        typer.echo(f"notify: nothing answers at {settings.redis_url}; starting the embedded Redis")
+        try:
+            redis_process = start_embedded_redis(settings.redis_url, Path(settings.data_dir) / "redis")
+        except EmbeddedRedisError as exc:
+            typer.echo(f"notify: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    env = {**os.environ, **_local_stack_env(settings)}
+    manager = Manager()
+    for name, process in parse_procfile(procfile.read_text()).processes.items():
+        manager.add_process(name, process, env=env, cwd=str(ROOT))
+    try:
+        manager.loop()
+    finally:
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(10)
+    raise typer.Exit(manager.returncode or 0)
+
+
+def _local_stack_env(settings: Settings) -> dict[str, str]:
+    """Children find the same Redis, and the providers default to the local sandbox."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "NOTIFY_REDIS_URL": settings.redis_url,
+           "PYTHONUNBUFFERED": "1"}
+    return env
+
+
+@app.command()
+def scheduler() -> None:
+    """Start CRITICAL rounds whose pause was too long for a Celery countdown, when they are due."""
+    import signal
+
+    from logsetup import configure_logging
+    from tasks.scheduler import run_scheduler
+
+    configure_logging()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_scheduler(_store(_settings()), stop)
+
+
+@app.command()
+def ingress() -> None:
+    """Run one ingress replica in the foreground (same as `python -m ingress`)."""
+    from ingress.__main__ import main as ingress_main
+
+    raise typer.Exit(ingress_main())
+
+
+# --- the subscriber directory ------------------------------------------------------------------
+
+
+@user_app.command("set")
+def user_set(
+    user_id: str,
+    discord_webhook: Annotated[str | None, typer.Option(help="Discord incoming-webhook URL.")] = None,
+    slack_webhook: Annotated[str | None, typer.Option(help="Slack incoming-webhook URL.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    telegram_chat: Annotated[str | None, typer.Option(help="Telegram chat id.")] = None,
+    push_token: Annotated[list[str] | None, typer.Option(help="FCM token to add (repeatable).")] = None,
+    remove_push_token: Annotated[list[str] | None, typer.Option(help="FCM token to remove (repeatable).")] = None,
+    mute: Annotated[list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to skip (repeatable).")] = None,
+    unmute: Annotated[list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to deliver again.")] = None,
+) -> None:
+    """Set a user's addresses. Example: `notify user set alice --slack-webhook https://hooks.slack.com/services/T/B/X`."""
+    from proto import ChannelType, EventType
+    from store import validate_user_id
+
+    error = validate_user_id(user_id)
+    for url in (discord_webhook, slack_webhook):
+        if url is not None and not url.startswith(("http://", "https://")):
+            error = error or f"webhook address must be an http(s) URL: {url!r}"
+    for pair in (mute or []) + (unmute or []):
+        channel, _, event_type = pair.partition(":")
+        if channel not in ChannelType.keys() or event_type not in EventType.keys():
+            error = error or f"--mute/--unmute take CHANNEL:EVENT_TYPE, e.g. EMAIL:STRATEGY_LOG (got {pair!r})"
+    if error:
+        typer.echo(f"notify: {error}", err=True)
+        raise typer.Exit(2)
+    store = _store(_settings())
+    current = store.directory.get(user_id)
+    tokens = list(current.push_tokens) if current else []
+    tokens += [t for t in push_token or [] if t not in tokens]
+    tokens = [t for t in tokens if t not in (remove_push_token or [])]
+    muted = list(current.muted) if current else []
+    muted += [m for m in mute or [] if m not in muted]
+    muted = [m for m in muted if m not in (unmute or [])]
+    changes = {"push_tokens": tuple(tokens), "muted": tuple(muted)}
+    for name, value in (("discord_webhook", discord_webhook), ("slack_webhook", slack_webhook),
+                        ("email", email), ("telegram_chat", telegram_chat)):
+        if value is not None:
+            changes[name] = value
+    profile = store.directory.update(user_id, **changes)
+    _print_profile(profile)
+
+
+@user_app.command("show")
+def user_show(user_id: str) -> None:
+    """Print a user's addresses and preferences."""
+    profile = _store(_settings()).directory.get(user_id)
+    if profile is None:
+        typer.echo(f"notify: no user {user_id!r} in the directory", err=True)
+        raise typer.Exit(1)
+    _print_profile(profile)
+
+
+def _print_profile(profile) -> None:
+    for name, value in profile.as_dict().items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        typer.echo(f"{name + ':':17}{shown or '-'}")
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def _parse_channels(values: list[str]) -> list[tuple[str, bool]]:
+    from proto import ChannelType
+
+    channels = []
+    for value in values:
+        name, _, flag = value.partition(":")
+        if name.upper() not in ChannelType.keys() or flag not in ("", "active"):
+            known = ", ".join(ChannelType.keys())
+            raise typer.BadParameter(f"{value!r}: use NAME or NAME:active with NAME one of {known}")
+        channels.append((name.upper(), flag == "active"))
+    return channels
+
+
+@app.command()
+def send(
+    user: Annotated[str, typer.Option(help="User id.")],
+    type_: Annotated[str, typer.Option("--type", help="EventType name, e.g. ORDER_FILLED.")],
+    priority: Annotated[str, typer.Option(help="INFORMATIONAL, NORMAL or CRITICAL.")] = "NORMAL",
+    channel: Annotated[list[str] | None, typer.Option(help="Channel in order (repeatable); NAME:active sets only_if_active.")] = None,
+    payload: Annotated[str, typer.Option(help="JSON object.")] = "{}",
+    event_id: Annotated[str | None, typer.Option(help="Event id (default: a new UUID).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a final ack.")] = 30.0,
+) -> None:
+    """Send one event through the ingress and print its acks as they arrive.
+
+    Example: `notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD --channel SLACK`.
+    Exit status: 0 DELIVERED (or an INFORMATIONAL event sent), 1 ACK_ERROR, 2 timeout or bad usage.
+    """
+    from client import NotifyClient, make_event
+    from proto import AckStatus, ChannelType, EventType, Priority
+
+    if type_.upper() not in EventType.keys():
+        raise typer.BadParameter(f"unknown event type {type_!r}; one of {', '.join(EventType.keys())}", param_hint="--type")
+    if priority.upper() not in Priority.keys():
+        raise typer.BadParameter(f"unknown priority {priority!r}; one of {', '.join(Priority.keys())}", param_hint="--priority")
+    try:
+        body = json.loads(payload)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--payload") from exc
+    if not isinstance(body, dict):
+        raise typer.BadParameter("must be a JSON object", param_hint="--payload")
+    event = make_event(user, type_.upper(), priority.upper(), _parse_channels(channel or []), body, event_id)
+    settings = _settings()
+    last_line = None
+    with NotifyClient(settings.router_connect) as client:
+        for ack in client.deliver(event, timeout_s=timeout):
+            if ack.status == AckStatus.DELIVERED:
+                line = f"DELIVERED via {ChannelType.Name(ack.delivered_via)}"
+            elif ack.status == AckStatus.ACK_ERROR:
+                line = f"ACK_ERROR: {ack.error_message}"
+            else:
+                line = AckStatus.Name(ack.status)
+            if line != last_line:
+                typer.echo(line)
+                last_line = line
+            if ack.status == AckStatus.DELIVERED:
+                raise typer.Exit(0)
+            if ack.status == AckStatus.ACK_ERROR:
+                raise typer.Exit(1)
+    if event.delivery.priority == Priority.INFORMATIONAL:
+        typer.echo("sent (INFORMATIONAL: no ack)")
+        raise typer.Exit(0)
+    typer.echo(f"timeout: no final ack for {event.event_id} within {timeout:g}s", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("log")
+def delivery_log(user: Annotated[str, typer.Option(help="User id.")], event_id: str) -> None:
+    """Print an event's claim state and every attempt of its delivery log."""
+    store = _store(_settings())
+    claim = store.claims.read(user, event_id)
+    if not claim:
+        typer.echo(f"notify: no event {event_id!r} for user {user!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"state: {claim.get('state')} via={claim.get('delivered_via') or '-'} round={claim.get('round')}")
+    if claim.get("error"):
+        typer.echo(f"error: {claim['error']}")
+    for entry in store.delivery_log.read(user, event_id):
+        typer.echo(f"  round={entry.get('round')} try={entry.get('try')} {entry.get('channel')}: "
+                   f"{entry.get('kind')} {entry.get('detail', '')}")
+
+
+# --- sandbox -----------------------------------------------------------------------------------
+
+
+@sandbox_app.callback(invoke_without_command=True)
+def sandbox_run(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8590,
+) -> None:
+    """Serve the provider sandbox in the foreground (page at http://127.0.0.1:8590/)."""
+    if ctx.invoked_subcommand is None:
+        from sandbox import run
+
+        run(host, port)
+
+
+@sandbox_app.command("list")
+def sandbox_list(
+    provider: Annotated[str | None, typer.Option(help="Only this provider (discord, slack, …).")] = None,
+    url: Annotated[str, typer.Option(help="Sandbox base URL.")] = "http://127.0.0.1:8590",
+) -> None:
+    """Print what the sandbox received, oldest first."""
+    import httpx
+
+    from sandbox import list_requests
+
+    try:
+        records = list_requests(url, provider)
+    except httpx.HTTPError as exc:
+        typer.echo(f"notify: sandbox at {url} not reachable: {type(exc).__name__}", err=True)
+        raise typer.Exit(1) from exc
+    for record in records:
+        body = record.get("json") if record.get("json") is not None else record.get("body")
+        typer.echo(f"#{record['id']} {record['provider']} {record['method']} {record['path']} -> "
+                   f"{record['status']} {json.dumps(body)[:300]}")
+
+
+def main() -> None:
+    app(prog_name="notify")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The ingress process: binds ROUTER and XPUB, runs the zmq loop, mirrors presence, relays acks.
+
+Sockets (DESIGN.md, "Sockets and the ack relay"): ROUTER with ROUTER_HANDOVER (a reconnecting
+container takes over its half-open predecessor) and ROUTER_MANDATORY with non-blocking sends
+(an ack to a departed container is counted and dropped); ZMQ heartbeats on ROUTER and XPUB;
+ZMQ_MAXMSGSIZE only as a hard cap far above NOTIFY_MAX_FRAME_BYTES (it disconnects the peer).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import signal
+import time
+
+import zmq
+from prometheus_client import start_http_server
+
+from proto import user_of_topic
+from settings import Settings
+from store import PRESENCE_TTL_S, Store
+
+from . import metrics
+from .relay import RELAY_ENDPOINT, RelayConsumer
+from .routing import EventRouter, Inbound
+
+__all__ = ["Ingress"]
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_IVL_MS = 5_000
+HEARTBEAT_TIMEOUT_MS = 15_000
+#: Hard cap = this many times the frame limit; above it ZMQ drops the connection.
+HARD_CAP_FACTOR = 16
+POLL_MS = 200
+
+
+class Ingress:
+    """One ingress replica. `run()` blocks until `stop()` (or SIGTERM/SIGINT)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.redis_url, settings.key_prefix)
+        self.events = EventRouter(settings, self.store)
+        self.present: set[str] = set()
+        self._running = True
+
+    def stop(self, *_: object) -> None:
+        self._running = False
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def _bind(self, context: zmq.Context) -> tuple[zmq.Socket, zmq.Socket, zmq.Socket]:
+        router = context.socket(zmq.ROUTER)
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.MAXMSGSIZE, self.settings.max_frame_bytes * HARD_CAP_FACTOR)
+        xpub = context.socket(zmq.XPUB)
+        for sock in (router, xpub):
+            sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+            sock.setsockopt(zmq.LINGER, 1000)
+        router.bind(self.settings.ingress_router)
+        xpub.bind(self.settings.ingress_xpub)
+        relay = context.socket(zmq.PULL)
+        relay.setsockopt(zmq.LINGER, 0)
+        relay.bind(RELAY_ENDPOINT)
+        return router, xpub, relay
+
+    def run(self) -> None:
+        if self.settings.metrics_port:
+            start_http_server(self.settings.metrics_port)
+        self.store.presence.reset(self.settings.ingress_id)
+        context = zmq.Context()
+        router, xpub, relay = self._bind(context)
+        consumer = RelayConsumer(context, self.settings.ingress_id)
+        consumer.start()
+        consumer.ready.wait(10)
+        poller = zmq.Poller()
+        for sock in (router, xpub, relay):
+            poller.register(sock, zmq.POLLIN)
+        log.info("ingress %s ready: ROUTER %s XPUB %s", self.settings.ingress_id,
+                 self.settings.ingress_router, self.settings.ingress_xpub)
+        next_refresh = 0.0
+        try:
+            while self._running:
+                ready = dict(poller.poll(POLL_MS))
+                if xpub in ready:
+                    self._on_subscriptions(xpub)
+                if router in ready:
+                    self._on_frames(router, xpub)
+                if relay in ready:
+                    self._on_relay(relay, router, xpub)
+                if time.monotonic() >= next_refresh:
+                    self.store.presence.refresh(self.settings.ingress_id, self.present)
+                    next_refresh = time.monotonic() + PRESENCE_TTL_S / 3
+        finally:
+            consumer.stop()
+            consumer.join(5)
+            # Presence of this replica goes with it.
+            self.store.presence.refresh(self.settings.ingress_id, set())
+            for sock in (router, xpub, relay):
+                sock.close()
+            context.term()
+            log.info("ingress %s stopped cleanly: sockets closed", self.settings.ingress_id)
+
+    def _on_subscriptions(self, xpub: zmq.Socket) -> None:
+        while True:
+            try:
+                message = xpub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if not message:
+                continue
+            subscribed, topic = message[0] == 1, message[1:]
+            metrics.SUBSCRIPTIONS.labels("subscribe" if subscribed else "unsubscribe").inc()
+            user_id = user_of_topic(topic)
+            if user_id is None:
+                continue  # a tap on another prefix is allowed but is not presence
+            if subscribed:
+                self.present.add(user_id)
+            else:
+                self.present.discard(user_id)
+            metrics.PRESENCE.set(len(self.present))
+            self.store.presence.set_present(self.settings.ingress_id, user_id, subscribed)
+            log.info("presence user=%s live=%s", user_id, subscribed)
+
+    def _on_frames(self, router: zmq.Socket, xpub: zmq.Socket) -> None:
+        batch: list[Inbound] = []
+        while len(batch) < self.settings.ingress_batch:
+            try:
+                parts = router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if len(parts) != 2:
+                metrics.FRAMES_REJECTED.labels("Multipart", "no").inc()
+                log.warning("rejected message of %d frames from %s", len(parts) - 1, parts[0].hex())
+                continue
+            batch.append(Inbound(parts[0], parts[1]))
+        if not batch:
+            return
+        try:
+            result = self.events.handle(batch, self.present.__contains__)
+        except Exception:
+            # Redis down or a bug: nothing was acked, so the containers resend.
+            log.exception("batch of %d frames failed; no acks sent", len(batch))
+            return
+        self._publish(xpub, result.publishes, "ingress")
+        for routing_id, frame in result.acks:
+            self._send_ack(router, routing_id, frame)
+
+    def _on_relay(self, relay: zmq.Socket, router: zmq.Socket, xpub: zmq.Socket) -> None:
+        while True:
+            try:
+                body = json.loads(relay.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            frame = base64.b64decode(body["frame"])
+            if body["kind"] == "ack":
+                self._send_ack(router, bytes.fromhex(body["routing_id"]), frame)
+            elif body["kind"] == "publish":
+                self._publish(xpub, [(body["user_id"].encode() + b"\x00", frame)], "worker")
+
+    def _publish(self, xpub: zmq.Socket, publishes: list[tuple[bytes, bytes]], source: str) -> None:
+        for topic, frame in publishes:
+            xpub.send_multipart([topic, frame])
+            metrics.PUBLISHED.labels(source).inc()
+
+    def _send_ack(self, router: zmq.Socket, routing_id: bytes, frame: bytes) -> None:
+        try:
+            router.send_multipart([routing_id, frame], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:  # EHOSTUNREACH: not connected (any more); EAGAIN: HWM
+            metrics.ACKS_DROPPED.inc()
+            log.info("ack for %s dropped: %s", routing_id.hex(), exc.strerror)
+            return
+        metrics.ACKS_SENT.inc()

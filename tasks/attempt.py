@@ -1,0 +1,142 @@
+"""`notify.attempt`: one delivery attempt of one event on one channel, a link of the chain.
+
+Receives the carry (outcomes so far) and its job; returns the carry with its channel's final
+outcome appended. Delivered -> the rest of the chain is trimmed to `finish`. Transient or rate
+limited -> `self.retry` (the chain is kept). Permanent or skipped -> the next link runs now.
+Nothing here may break the chain: every exception in a channel is an Outcome already, and the
+TTL/deadline is checked here rather than with Celery's `expires`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import Any
+
+from channels import Kind, Notice, Outcome, SkipCode, attempt_channel
+from logsetup import event_context
+from proto import UserEvent, decode_frame
+from store import CLAIM_TTL_S
+
+from .app import app
+from .deps import get_deps
+from .escalation import MAX_COUNTDOWN_S, give_up_at, retry_delay
+from .queues import queue_for
+
+__all__ = ["attempt"]
+
+log = logging.getLogger(__name__)
+
+#: Channels that have no session of their own: `only_if_active` skips them.
+SESSIONLESS = {"EMAIL", "PUSH", "DISCORD", "SLACK"}
+
+
+def _with_outcome(carry: dict[str, Any], channel: str, outcome: Outcome) -> dict[str, Any]:
+    return {**carry, "outcomes": [*carry["outcomes"], {"channel": channel, **outcome.as_dict()}]}
+
+
+def _is_active(channel: str, user_id: str, deps) -> bool:
+    if channel == "WEB":
+        return deps.store.presence.is_present(user_id)
+    return False
+
+
+def _precheck(job: dict[str, Any], deps, now: float) -> Outcome | None:
+    """An Outcome when the attempt must not even try (expired, inactive, muted)."""
+    settings = deps.settings
+    event, channel = job["event"], job["channel"]
+    if now >= give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s):
+        what = "deadline" if event["priority"] == "CRITICAL" else "TTL"
+        return Outcome.skipped(SkipCode.EXPIRED, f"{what} passed before this attempt")
+    if job.get("only_if_active"):
+        if channel in SESSIONLESS:
+            return Outcome.skipped(SkipCode.NO_SESSION, f"only_if_active: {channel} has no sessions")
+        if not _is_active(channel, event["user_id"], deps):
+            return Outcome.skipped(SkipCode.NOT_ACTIVE, f"only_if_active: no live {channel} session")
+    return None
+
+
+def _trim_to_finish(task) -> None:
+    # request.chain lists the remaining links last-first: element 0 is `finish`.
+    if task.request.chain:
+        del task.request.chain[1:]
+
+
+@app.task(name="notify.attempt", bind=True, max_retries=None)
+def attempt(self, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    event = job["event"]
+    with event_context(event["event_id"]):
+        return _attempt(self, carry, job)
+
+
+def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    deps = get_deps()
+    event, channel = job["event"], job["channel"]
+    user_id, event_id = event["user_id"], event["event_id"]
+    now = time.time()
+    if carry.get("delivered"):
+        return carry
+    not_before = job.get("not_before", 0.0)
+    if not_before > now:
+        # A wait longer than one countdown is done in steps (DESIGN.md, "Timing rules").
+        raise task.retry(countdown=min(MAX_COUNTDOWN_S, not_before - now), args=(carry, job))
+
+    outcome = _precheck(job, deps, now)
+    if outcome is None and channel == "ACTIVE_SESSION":
+        if deps.store.presence.is_present(user_id):
+            resolved = {**job, "channel": "WEB", "resolved_from": "ACTIVE_SESSION"}
+            log.info("channel=ACTIVE_SESSION resolved=WEB")
+            replacement = attempt.s(carry, resolved).set(queue=queue_for(event["priority"], "WEB"))
+            raise task.replace(replacement)
+        outcome = Outcome.skipped(SkipCode.NOT_ACTIVE, "no live session on any channel")
+
+    if outcome is None:
+        outcome = _deliver(job, deps)
+
+    tries = job.get("tries", 0)
+    planned = job.get("resolved_from", channel)  # what the plan asked for, e.g. ACTIVE_SESSION
+    deps.store.delivery_log.append(
+        user_id, event_id,
+        {"channel": channel, "round": job["round"], "try": tries, **outcome.as_dict()},
+    )
+    log.info("channel=%s round=%s try=%s outcome=%s detail=%r", channel, job["round"], tries,
+             outcome.kind, outcome.detail)
+
+    if outcome.kind == Kind.DELIVERED:
+        deps.store.client.set(
+            deps.store.keys.channel_claim(user_id, event_id, channel), outcome.receipt or "1",
+            ex=CLAIM_TTL_S,
+        )
+        _trim_to_finish(task)
+        delivered = {"channel": channel}
+        return {**_with_outcome(carry, planned, outcome), "delivered": delivered}
+
+    settings = deps.settings
+    deadline = give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s)
+    delay = retry_delay(outcome, tries, settings.channel_retries, settings.retry_base_s, now, deadline)
+    if delay is not None:
+        retry_job = {**job, "tries": tries + 1, "not_before": now + delay}
+        raise task.retry(countdown=min(delay, MAX_COUNTDOWN_S), args=(carry, retry_job))
+    return _with_outcome(carry, planned, outcome)
+
+
+def _deliver(job: dict[str, Any], deps) -> Outcome:
+    """Send on the job's concrete channel, unless a provider already accepted it."""
+    event, channel = job["event"], job["channel"]
+    user_id, event_id = event["user_id"], event["event_id"]
+    claim_key = deps.store.keys.channel_claim(user_id, event_id, channel)
+    receipt = deps.store.client.get(claim_key)
+    if receipt is not None:
+        # A redelivered task (worker lost after the provider accepted): never send twice.
+        return Outcome.delivered(f"already accepted: {receipt.decode()}")
+    frame = base64.b64decode(event["frame"])
+    user_event = decode_frame(frame)
+    assert isinstance(user_event, UserEvent)
+    notice = Notice.from_event(user_event)
+    profile = deps.store.directory.get(user_id)
+    if profile and profile.is_muted(channel, event["event_type"]):
+        last_left = job["plan"][-1]["channel"] == channel
+        if not (event["priority"] == "CRITICAL" and last_left):
+            return Outcome.skipped(SkipCode.MUTED, f"{channel} muted for {event['event_type']}")
+    return attempt_channel(channel, notice, frame, profile, deps)

@@ -1,0 +1,15 @@
+"""Worker log lines carry `event_id=` too (the tasks set it on entry)."""
+
+from celery.signals import after_setup_logger, after_setup_task_logger
+
+from logsetup import install_filter
+
+FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(name)s event_id=%(event_id)s %(message)s"
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _add_event_id(logger, **_: object) -> None:
+    install_filter(logger, FORMAT)
+    for name in ("httpx", "httpcore"):  # they log webhook URLs, which are credentials
+        logger.manager.getLogger(name).setLevel("WARNING")
