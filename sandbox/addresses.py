@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["discord_webhook_url", "slack_webhook_url"]
+__all__ = [
+    "discord_webhook_url",
+    "fcm_endpoint",
+    "sendgrid_host",
+    "slack_webhook_url",
+    "telegram_api_url",
+]
 
 
 def _digits(name: str, size: int) -> str:
@@ -27,3 +33,18 @@ def slack_webhook_url(base_url: str, name: str = "walkthrough") -> str:
     team = "T" + _token("team:" + name, 10).upper()
     bot = "B" + _token("bot:" + name, 10).upper()
     return f"{base_url.rstrip('/')}/slack/services/{team}/{bot}/{_token(name, 24)}"
+
+
+def telegram_api_url(base_url: str) -> str:
+    """The Bot API root on the sandbox (NOTIFY_TELEGRAM_API_URL; PTB's base_url is this + /bot)."""
+    return base_url.rstrip("/") + "/telegram"
+
+
+def sendgrid_host(base_url: str) -> str:
+    """The SendGrid API root on the sandbox (NOTIFY_SENDGRID_HOST)."""
+    return base_url.rstrip("/") + "/sendgrid"
+
+
+def fcm_endpoint(base_url: str) -> str:
+    """The FCM API root on the sandbox (NOTIFY_FCM_ENDPOINT)."""
+    return base_url.rstrip("/") + "/fcm"

@@ -5,6 +5,10 @@ URL layout (each provider module's docstring has its answers and error shapes)::
 
     POST /discord/api/webhooks/{webhook_id}/{token}     Discord incoming webhook
     POST /slack/services/{a}/{b}/{c}                    Slack incoming webhook
+    GET|POST /telegram/bot{token}/{method}              Telegram Bot API
+    POST /sendgrid/v3/mail/send                         SendGrid v3 Mail Send
+    POST /fcm/v1/projects/{project}/messages:send       FCM HTTP v1
+    POST /oauth/token                                   OAuth2 token (service accounts)
     /_sandbox/...                                       control API (sandbox.control)
 """
 
@@ -13,7 +17,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from . import control, discord, slack
+from . import control, discord, fcm, oauth, sendgrid, slack, telegram
 from .state import SandboxState
 
 __all__ = ["build_app"]
@@ -26,6 +30,10 @@ def build_app(state: SandboxState | None = None) -> Starlette:
         *control.routes(state),
         *discord.routes(state),
         *slack.routes(state),
+        *telegram.routes(state),
+        *sendgrid.routes(state),
+        *fcm.routes(state),
+        *oauth.routes(state),
     ]
     app = Starlette(routes=routes)
     app.state.sandbox = state

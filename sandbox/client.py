@@ -48,9 +48,10 @@ def set_switch(
 
 
 def reset(base_url: str) -> None:
-    """Forget every record and put every switch back to ok."""
+    """Forget every record and queued Telegram update; put every switch back to ok."""
     _control(base_url, "DELETE", "/requests")
     _control(base_url, "DELETE", "/switches")
+    _control(base_url, "DELETE", "/telegram/updates")
 
 
 def inject_telegram_message(

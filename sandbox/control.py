@@ -10,6 +10,7 @@ the Telegram inbox. Control requests are never recorded.
 ``DELETE /_sandbox/switches``            every provider back to ok
 ``POST /_sandbox/telegram/updates``      ``{"chat_id": int, "text": str, "username"?: str}``
                                          -> the queued Update (a user wrote to the bot)
+``DELETE /_sandbox/telegram/updates``    drop queued updates and known chats
 =======================================  =====================================================
 """
 
@@ -72,6 +73,9 @@ def routes(state: SandboxState) -> list[Route]:
         return JSONResponse(switch)
 
     async def telegram_updates(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.clear_updates()
+            return JSONResponse({"cleared": True})
         body = await _json_object(request)
         if body is None or not isinstance(body.get("text"), str):
             return _error('expected {"chat_id": int, "text": str, "username": str?}')
@@ -86,5 +90,5 @@ def routes(state: SandboxState) -> list[Route]:
     return [
         Route(PREFIX + "/requests", requests, methods=["GET", "DELETE"]),
         Route(PREFIX + "/switches", switches, methods=["GET", "POST", "DELETE"]),
-        Route(PREFIX + "/telegram/updates", telegram_updates, methods=["POST"]),
+        Route(PREFIX + "/telegram/updates", telegram_updates, methods=["POST", "DELETE"]),
     ]

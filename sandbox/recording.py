@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .state import SandboxState
+from .state import SandboxState, default_switch
 from .summary import summarize
 
 __all__ = ["Handler", "Incoming", "endpoint", "parse_body", "retry_after_seconds"]
@@ -64,14 +64,22 @@ def retry_after_seconds(switch: dict[str, Any]) -> int:
 
 
 def endpoint(
-    state: SandboxState, provider: str, handle: Handler
+    state: SandboxState,
+    provider: str,
+    handle: Handler,
+    switched: Callable[[Request], bool] | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint that runs `handle` inside the shared read / switch / record path."""
+    """A Starlette endpoint that runs `handle` inside the shared read / switch / record path.
+
+    `switched(request)` False exempts a request from the provider's switch (it answers as "ok",
+    at once, and does not count against `times`); by default every request is switched.
+    """
 
     async def run(request: Request) -> Response:
         text = (await request.body()).decode("utf-8", "replace")
         payload = parse_body(request.headers.get("content-type", ""), text)
-        switch = state.take(provider)
+        exempt = switched is not None and not switched(request)
+        switch = default_switch() if exempt else state.take(provider)
         if switch["latency_ms"] > 0:
             await asyncio.sleep(switch["latency_ms"] / 1000)
         response = await handle(Incoming(request=request, json=payload, body=text, switch=switch))

@@ -204,11 +204,25 @@ class SandboxState:
                 self._updates = self._updates[offset:]
             return copy.deepcopy(self._updates[: max(1, min(limit, 100))])
 
+    def clear_updates(self) -> None:
+        """Drop every queued update and forget the chats they came from."""
+        with self._lock:
+            self._updates.clear()
+            self._chats.clear()
+
     def chat(self, chat_id: int) -> dict[str, Any] | None:
         """The chat an injected update came from, if any."""
         with self._lock:
             chat = self._chats.get(chat_id)
             return dict(chat) if chat else None
+
+    def chat_by_username(self, username: str) -> dict[str, Any] | None:
+        """The chat of the user with this username who wrote to the bot, if any."""
+        with self._lock:
+            for chat in self._chats.values():
+                if chat.get("username") == username:
+                    return dict(chat)
+            return None
 
     def next_message_id(self) -> int:
         """A fresh id for a sent message (Telegram message_id, FCM message name)."""
