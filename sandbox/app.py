@@ -3,6 +3,7 @@ recording into one `SandboxState`.
 
 URL layout (each provider module's docstring has its answers and error shapes)::
 
+    GET  /                                              the "what would have been sent" page
     POST /discord/api/webhooks/{webhook_id}/{token}     Discord incoming webhook
     POST /slack/services/{a}/{b}/{c}                    Slack incoming webhook
     GET|POST /telegram/bot{token}/{method}              Telegram Bot API
@@ -17,7 +18,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from . import control, discord, fcm, oauth, sendgrid, slack, telegram
+from . import control, discord, fcm, oauth, page, sendgrid, slack, telegram
 from .state import SandboxState
 
 __all__ = ["build_app"]
@@ -27,6 +28,7 @@ def build_app(state: SandboxState | None = None) -> Starlette:
     """The sandbox app over `state` (a fresh one when None); the state is `app.state.sandbox`."""
     state = state if state is not None else SandboxState()
     routes: list[BaseRoute] = [
+        *page.routes(state),
         *control.routes(state),
         *discord.routes(state),
         *slack.routes(state),
