@@ -1,0 +1,256 @@
+"""Real parts for the tests: a Redis (127.0.0.1:6379, else an embedded one — never skip), the
+provider sandbox on a free port, a real `celery -A tasks worker` subprocess and a real ingress
+subprocess on free ports. Every key this run writes carries its own prefix, removed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from client import NotifyClient
+from sandbox import SandboxServer
+from settings import Settings
+from store import Store, redis_answers, start_embedded_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_line(path: Path, needle: str, process: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    """Block until `needle` shows up in the process's log file (or fail with the log)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if needle in text:
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"{needle!r} not seen; log of {path.name}:\n{path.read_text(errors='replace')[-4000:]}")
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The shared Redis when one answers, else an embedded redis-server for this run."""
+    if redis_answers(DEFAULT_REDIS):
+        yield DEFAULT_REDIS
+        return
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    with tempfile.TemporaryDirectory(prefix="notify-redis-") as data:
+        process = start_embedded_redis(url, data, persistent=False)
+        try:
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def key_prefix(redis_url: str) -> Iterator[str]:
+    """This run's own key prefix; its keys (store and broker) are deleted afterwards."""
+    prefix = f"notifytest-{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def clean_sandbox(sandbox: SandboxServer) -> SandboxServer:
+    """The sandbox with no records and every switch at ok."""
+    sandbox.state.clear_requests()
+    sandbox.state.reset_switches()
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def stack_env(redis_url: str, key_prefix: str, tmp_path_factory) -> dict[str, str]:
+    """Environment shared by the worker, the ingress and in-process settings of this run."""
+    env = {
+        "NOTIFY_REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "NOTIFY_KEY_PREFIX": key_prefix,
+        "NOTIFY_INGRESS_ROUTER": f"tcp://127.0.0.1:{free_port()}",
+        "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{free_port()}",
+        "NOTIFY_INGRESS_ID": f"test-{key_prefix.rstrip(':')}",
+        "NOTIFY_METRICS_PORT": "0",
+        "NOTIFY_RETRY_BASE_S": "0.1",
+        "NOTIFY_CHANNEL_RETRIES": "2",
+        "NOTIFY_ROUND_BACKOFF_S": "0.5",
+        "NOTIFY_CRITICAL_DEADLINE_S": "20",
+        "NOTIFY_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(stack_env: dict[str, str], monkeypatch_session) -> Settings:
+    for name, value in stack_env.items():
+        monkeypatch_session.setenv(name, value)
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def monkeypatch_session() -> Iterator[pytest.MonkeyPatch]:
+    patch = pytest.MonkeyPatch()
+    yield patch
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def store(settings: Settings) -> Store:
+    return Store(settings.redis_url, settings.key_prefix)
+
+
+def spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    log_file = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="session")
+def worker(stack_env: dict[str, str], tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """A real `celery -A tasks worker` serving every queue."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    args = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel=INFO",
+            "--concurrency=2", "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"]
+    process = spawn(args, stack_env, log_path)
+    wait_for_line(log_path, "ready.", process)
+    process.log_path = log_path  # type: ignore[attr-defined]
+    yield process
+    stop_process(process, 30)
+
+
+def start_ingress(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    process = spawn([sys.executable, "-m", "ingress"], env, log_path)
+    wait_for_line(log_path, "ready:", process)
+    process.log_path = log_path  # type: ignore[attr-defined]
+    return process
+
+
+@pytest.fixture(scope="session")
+def ingress(stack_env: dict[str, str], tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """A real ingress process on this run's ports."""
+    process = start_ingress(stack_env, tmp_path_factory.mktemp("ingress") / "ingress.log")
+    yield process
+    stop_process(process)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[NotifyClient]:
+    """A container's DEALER with a stable routing id of its own."""
+    with NotifyClient(settings.router_connect, identity=f"container-{uuid.uuid4().hex[:8]}".encode()) as dealer:
+        yield dealer
+
+
+@pytest.fixture
+def pipeline(ingress, worker, clean_sandbox, store):
+    """The whole path is up: ingress, worker, a clean sandbox."""
+    return clean_sandbox
+
+
+def collect_acks(dealer: NotifyClient, event_id: str, timeout_s: float = 20.0) -> list:
+    """This event's acks, in order, until a final one (DELIVERED / ACK_ERROR) or the timeout."""
+    from client import FINAL_STATUSES
+
+    acks = []
+    deadline = time.monotonic() + timeout_s
+    while (remaining := deadline - time.monotonic()) > 0:
+        ack = dealer.recv_ack(remaining)
+        if ack is None:
+            break
+        if ack.event_id != event_id:
+            continue
+        acks.append(ack)
+        if ack.status in FINAL_STATUSES:
+            break
+    return acks
+
+
+def drain_acks(dealer: NotifyClient, quiet_s: float = 1.5) -> list:
+    """Every ack that arrives until none has come for `quiet_s`."""
+    acks = []
+    while (ack := dealer.recv_ack(quiet_s)) is not None:
+        acks.append(ack)
+    return acks
+
+
+@pytest.fixture
+def acks():
+    """Helpers to read acks: `acks.collect(dealer, event_id)`, `acks.drain(dealer)`."""
+
+    class Acks:
+        collect = staticmethod(collect_acks)
+        drain = staticmethod(drain_acks)
+
+    return Acks
+
+
+@pytest.fixture
+def subscribe(settings: Settings, store: Store):
+    """Open a live session: a SUB on the user's topic, returned once presence reached Redis."""
+    import zmq
+
+    sockets = []
+
+    def open_session(user_id: str):
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect(settings.xpub_connect)
+        sub.setsockopt(zmq.SUBSCRIBE, user_id.encode() + b"\x00")
+        sockets.append(sub)
+        deadline = time.monotonic() + 10
+        while not store.presence.is_present(user_id):
+            assert time.monotonic() < deadline, f"presence of {user_id} never reached Redis"
+            time.sleep(0.05)
+        return sub
+
+    yield open_session
+    for sub in sockets:
+        sub.close()
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def new_id():
+    """Fresh ids per test, so tests never see each other's claims."""
+    return unique
