@@ -1,0 +1,137 @@
+"""The Celery chain end to end: real worker process, real Redis broker, sandbox webhooks."""
+
+from __future__ import annotations
+
+from client import make_event
+from proto import AckStatus, ChannelType, decode_frame
+
+
+def _webhooks(store, sandbox, user: str) -> None:
+    store.directory.update(
+        user,
+        discord_webhook=f"{sandbox.url}/discord/api/webhooks/10/{user}",
+        slack_webhook=f"{sandbox.url}/slack/services/T/B/{user}",
+    )
+
+
+def _order(user: str, channels, priority: str = "CRITICAL"):
+    payload = {"symbol": "BTC/USDT", "side": "buy", "fill_quantity": "0.5", "fill_price": "50000",
+               "exchange": "binance"}
+    return make_event(user, "ORDER_FILLED", priority, [(c, False) for c in channels], payload)
+
+
+def test_critical_is_queued_then_delivered_via_the_webhook(pipeline, client, acks, new_id, store):
+    user = new_id("crit")
+    _webhooks(store, pipeline, user)
+    event = _order(user, ["DISCORD"])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert [(a.status, a.delivered_via) for a in received] == [
+        (AckStatus.QUEUED, ChannelType.ACTIVE_SESSION),  # unset on QUEUED: reads as 0
+        (AckStatus.DELIVERED, ChannelType.DISCORD),
+    ]
+    [request] = pipeline.state.requests("discord")
+    assert request["json"]["embeds"][0]["title"] == "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
+    assert store.claims.read(user, event.event_id)["state"] == "DELIVERED"
+
+
+def test_first_channel_failing_with_500_is_retried_then_escalated(pipeline, client, acks, new_id, store, settings):
+    user = new_id("esc")
+    _webhooks(store, pipeline, user)
+    pipeline.state.set_switch("discord", "server_error")
+    event = _order(user, ["DISCORD", "SLACK"])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert received[-1].status == AckStatus.DELIVERED
+    assert received[-1].delivered_via == ChannelType.SLACK
+    log = [(e["channel"], e["kind"]) for e in store.delivery_log.read(user, event.event_id)]
+    tries = settings.channel_retries + 1
+    assert log == [("DISCORD", "transient")] * tries + [("SLACK", "delivered")]
+    assert len(pipeline.state.requests("discord")) == tries
+
+
+def test_a_link_that_retries_still_reaches_finish(pipeline, client, acks, new_id, store):
+    """celery #6631: self.retry inside a chain must keep the rest of the chain (finish)."""
+    user = new_id("retry")
+    _webhooks(store, pipeline, user)
+    pipeline.state.set_switch("discord", "server_error", times=1)
+    event = _order(user, ["DISCORD", "SLACK"])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert [a.status for a in received] == [AckStatus.QUEUED, AckStatus.DELIVERED]
+    assert received[-1].delivered_via == ChannelType.DISCORD
+    log = [(e["channel"], e["kind"]) for e in store.delivery_log.read(user, event.event_id)]
+    assert log == [("DISCORD", "transient"), ("DISCORD", "delivered")]
+    assert pipeline.state.requests("slack") == [], "delivered: the later links were trimmed"
+
+
+def test_rate_limited_channel_waits_for_retry_after(pipeline, client, acks, new_id, store):
+    user = new_id("429")
+    _webhooks(store, pipeline, user)
+    pipeline.state.set_switch("slack", "rate_limit", retry_after=0.5, times=1)
+    event = _order(user, ["SLACK"])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert received[-1].delivered_via == ChannelType.SLACK
+    log = store.delivery_log.read(user, event.event_id)
+    assert [(e["kind"], e["retry_after_s"]) for e in log] == [("rate_limited", 1.0), ("delivered", None)]
+
+
+def test_every_channel_failing_permanently_gives_ack_error_naming_each_reason(pipeline, client, acks, new_id, store):
+    user = new_id("perm")
+    _webhooks(store, pipeline, user)
+    pipeline.state.set_switch("discord", "permanent")
+    pipeline.state.set_switch("slack", "permanent")
+    event = _order(user, ["DISCORD", "SLACK"])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert [a.status for a in received] == [AckStatus.QUEUED, AckStatus.ACK_ERROR]
+    assert received[-1].error_message == (
+        "DISCORD: permanent (discord HTTP 404: Unknown Webhook); "
+        "SLACK: permanent (slack HTTP 404: no_service)"
+    )
+    assert store.claims.read(user, event.event_id)["state"] == "ACK_ERROR"
+
+
+def test_no_address_on_any_channel_is_an_error_not_a_success(pipeline, client, acks, new_id):
+    user = new_id("noaddr")
+    event = _order(user, ["DISCORD", "SLACK"])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert received[-1].status == AckStatus.ACK_ERROR
+    assert received[-1].error_message == "no address for any requested channel: DISCORD, SLACK"
+
+
+def test_critical_goes_round_again_until_a_channel_delivers(pipeline, client, acks, new_id, store):
+    user = new_id("rounds")
+    _webhooks(store, pipeline, user)
+    # Round 0: three 500s exhaust DISCORD's budget (1 try + 2 retries); round 1 delivers.
+    pipeline.state.set_switch("discord", "server_error", times=3)
+    event = _order(user, ["DISCORD"])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert [a.status for a in received] == [AckStatus.QUEUED, AckStatus.DELIVERED]
+    rounds = [(e["round"], e["kind"]) for e in store.delivery_log.read(user, event.event_id)]
+    assert rounds == [(0, "transient")] * 3 + [(1, "delivered")]
+    assert store.claims.read(user, event.event_id)["round"] == "1"
+
+
+def test_critical_active_session_resolves_to_the_live_web_session(pipeline, client, subscribe, acks, new_id, store):
+    user = new_id("active")
+    _webhooks(store, pipeline, user)
+    sub = subscribe(user)
+    event = _order(user, ["ACTIVE_SESSION", "DISCORD"])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert [(a.status, a.delivered_via) for a in received][-1] == (AckStatus.DELIVERED, ChannelType.WEB)
+    assert sub.poll(5000), "the worker's publish did not reach the session"
+    assert decode_frame(sub.recv_multipart()[1]).event_id == event.event_id
+    assert pipeline.state.requests("discord") == []
