@@ -22,8 +22,12 @@ from settings import Settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
-user_app = typer.Typer(help="The subscriber directory: each user's channel addresses.", no_args_is_help=True)
+app = typer.Typer(
+    help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False
+)
+user_app = typer.Typer(
+    help="The subscriber directory: each user's channel addresses.", no_args_is_help=True
+)
 sandbox_app = typer.Typer(help="The local provider sandbox (default port 8590).")
 app.add_typer(user_app, name="user")
 app.add_typer(sandbox_app, name="sandbox")
@@ -43,7 +47,10 @@ def _store(settings: Settings):
     from store import Store, redis_answers
 
     if not redis_answers(settings.redis_url):
-        typer.echo(f"notify: no Redis answers at {settings.redis_url} (start the stack with `notify up`)", err=True)
+        typer.echo(
+            f"notify: no Redis answers at {settings.redis_url} (start the stack with `notify up`)",
+            err=True,
+        )
         raise typer.Exit(1)
     return Store(settings.redis_url, settings.key_prefix)
 
@@ -53,7 +60,8 @@ def _store(settings: Settings):
 
 @app.command()
 def up(
-    procfile: Annotated[Path, typer.Option(help="Processes to run (honcho Procfile).")] = ROOT / "Procfile",
+    procfile: Annotated[Path, typer.Option(help="Processes to run (honcho Procfile).")] = ROOT
+    / "Procfile",
 ) -> None:
     """Run the whole pipeline locally: Redis (embedded when none answers), then every Procfile process.
 
@@ -71,7 +79,9 @@ def up(
     if not redis_answers(settings.redis_url):
         typer.echo(f"notify: nothing answers at {settings.redis_url}; starting the embedded Redis")
         try:
-            redis_process = start_embedded_redis(settings.redis_url, Path(settings.data_dir) / "redis")
+            redis_process = start_embedded_redis(
+                settings.redis_url, Path(settings.data_dir) / "redis"
+            )
         except EmbeddedRedisError as exc:
             typer.echo(f"notify: {exc}", err=True)
             raise typer.Exit(1) from exc
@@ -91,8 +101,11 @@ def up(
 def _local_stack_env(settings: Settings) -> dict[str, str]:
     """Children find the same Redis, and the providers default to the local sandbox."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "NOTIFY_REDIS_URL": settings.redis_url,
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "NOTIFY_REDIS_URL": settings.redis_url,
+        "PYTHONUNBUFFERED": "1",
+    }
     return env
 
 
@@ -125,14 +138,24 @@ def ingress() -> None:
 @user_app.command("set")
 def user_set(
     user_id: str,
-    discord_webhook: Annotated[str | None, typer.Option(help="Discord incoming-webhook URL.")] = None,
+    discord_webhook: Annotated[
+        str | None, typer.Option(help="Discord incoming-webhook URL.")
+    ] = None,
     slack_webhook: Annotated[str | None, typer.Option(help="Slack incoming-webhook URL.")] = None,
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     telegram_chat: Annotated[str | None, typer.Option(help="Telegram chat id.")] = None,
-    push_token: Annotated[list[str] | None, typer.Option(help="FCM token to add (repeatable).")] = None,
-    remove_push_token: Annotated[list[str] | None, typer.Option(help="FCM token to remove (repeatable).")] = None,
-    mute: Annotated[list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to skip (repeatable).")] = None,
-    unmute: Annotated[list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to deliver again.")] = None,
+    push_token: Annotated[
+        list[str] | None, typer.Option(help="FCM token to add (repeatable).")
+    ] = None,
+    remove_push_token: Annotated[
+        list[str] | None, typer.Option(help="FCM token to remove (repeatable).")
+    ] = None,
+    mute: Annotated[
+        list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to skip (repeatable).")
+    ] = None,
+    unmute: Annotated[
+        list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to deliver again.")
+    ] = None,
 ) -> None:
     """Set a user's addresses. Example: `notify user set alice --slack-webhook https://hooks.slack.com/services/T/B/X`."""
     from proto import ChannelType, EventType
@@ -145,7 +168,10 @@ def user_set(
     for pair in (mute or []) + (unmute or []):
         channel, _, event_type = pair.partition(":")
         if channel not in ChannelType.keys() or event_type not in EventType.keys():
-            error = error or f"--mute/--unmute take CHANNEL:EVENT_TYPE, e.g. EMAIL:STRATEGY_LOG (got {pair!r})"
+            error = (
+                error
+                or f"--mute/--unmute take CHANNEL:EVENT_TYPE, e.g. EMAIL:STRATEGY_LOG (got {pair!r})"
+            )
     if error:
         typer.echo(f"notify: {error}", err=True)
         raise typer.Exit(2)
@@ -158,8 +184,12 @@ def user_set(
     muted += [m for m in mute or [] if m not in muted]
     muted = [m for m in muted if m not in (unmute or [])]
     changes = {"push_tokens": tuple(tokens), "muted": tuple(muted)}
-    for name, value in (("discord_webhook", discord_webhook), ("slack_webhook", slack_webhook),
-                        ("email", email), ("telegram_chat", telegram_chat)):
+    for name, value in (
+        ("discord_webhook", discord_webhook),
+        ("slack_webhook", slack_webhook),
+        ("email", email),
+        ("telegram_chat", telegram_chat),
+    ):
         if value is not None:
             changes[name] = value
     profile = store.directory.update(user_id, **changes)
@@ -203,7 +233,10 @@ def send(
     user: Annotated[str, typer.Option(help="User id.")],
     type_: Annotated[str, typer.Option("--type", help="EventType name, e.g. ORDER_FILLED.")],
     priority: Annotated[str, typer.Option(help="INFORMATIONAL, NORMAL or CRITICAL.")] = "NORMAL",
-    channel: Annotated[list[str] | None, typer.Option(help="Channel in order (repeatable); NAME:active sets only_if_active.")] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(help="Channel in order (repeatable); NAME:active sets only_if_active."),
+    ] = None,
     payload: Annotated[str, typer.Option(help="JSON object.")] = "{}",
     event_id: Annotated[str | None, typer.Option(help="Event id (default: a new UUID).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a final ack.")] = 30.0,
@@ -217,16 +250,24 @@ def send(
     from proto import AckStatus, ChannelType, EventType, Priority
 
     if type_.upper() not in EventType.keys():
-        raise typer.BadParameter(f"unknown event type {type_!r}; one of {', '.join(EventType.keys())}", param_hint="--type")
+        raise typer.BadParameter(
+            f"unknown event type {type_!r}; one of {', '.join(EventType.keys())}",
+            param_hint="--type",
+        )
     if priority.upper() not in Priority.keys():
-        raise typer.BadParameter(f"unknown priority {priority!r}; one of {', '.join(Priority.keys())}", param_hint="--priority")
+        raise typer.BadParameter(
+            f"unknown priority {priority!r}; one of {', '.join(Priority.keys())}",
+            param_hint="--priority",
+        )
     try:
         body = json.loads(payload)
     except ValueError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--payload") from exc
     if not isinstance(body, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--payload")
-    event = make_event(user, type_.upper(), priority.upper(), _parse_channels(channel or []), body, event_id)
+    event = make_event(
+        user, type_.upper(), priority.upper(), _parse_channels(channel or []), body, event_id
+    )
     settings = _settings()
     last_line = None
     with NotifyClient(settings.router_connect) as client:
@@ -259,12 +300,16 @@ def delivery_log(user: Annotated[str, typer.Option(help="User id.")], event_id: 
     if not claim:
         typer.echo(f"notify: no event {event_id!r} for user {user!r}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"state: {claim.get('state')} via={claim.get('delivered_via') or '-'} round={claim.get('round')}")
+    typer.echo(
+        f"state: {claim.get('state')} via={claim.get('delivered_via') or '-'} round={claim.get('round')}"
+    )
     if claim.get("error"):
         typer.echo(f"error: {claim['error']}")
     for entry in store.delivery_log.read(user, event_id):
-        typer.echo(f"  round={entry.get('round')} try={entry.get('try')} {entry.get('channel')}: "
-                   f"{entry.get('kind')} {entry.get('detail', '')}")
+        typer.echo(
+            f"  round={entry.get('round')} try={entry.get('try')} {entry.get('channel')}: "
+            f"{entry.get('kind')} {entry.get('detail', '')}"
+        )
 
 
 # --- sandbox -----------------------------------------------------------------------------------
@@ -285,7 +330,9 @@ def sandbox_run(
 
 @sandbox_app.command("list")
 def sandbox_list(
-    provider: Annotated[str | None, typer.Option(help="Only this provider (discord, slack, …).")] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="Only this provider (discord, slack, …).")
+    ] = None,
     url: Annotated[str, typer.Option(help="Sandbox base URL.")] = "http://127.0.0.1:8590",
 ) -> None:
     """Print what the sandbox received, oldest first."""
@@ -300,8 +347,10 @@ def sandbox_list(
         raise typer.Exit(1) from exc
     for record in records:
         body = record.get("json") if record.get("json") is not None else record.get("body")
-        typer.echo(f"#{record['id']} {record['provider']} {record['method']} {record['path']} -> "
-                   f"{record['status']} {json.dumps(body)[:300]}")
+        typer.echo(
+            f"#{record['id']} {record['provider']} {record['method']} {record['path']} -> "
+            f"{record['status']} {json.dumps(body)[:300]}"
+        )
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from proto import EventType, Priority, UserEvent
@@ -25,7 +26,8 @@ class Notice:
     @classmethod
     def from_event(cls, event: UserEvent) -> Notice:
         """Build from a validated UserEvent (payload empty or a JSON object)."""
-        payload = json.loads(event.payload) if event.payload else {}
+        # Decimal keeps a JSON number's spelling ("50000.10" stays so; float would print 50000.1).
+        payload = json.loads(event.payload, parse_float=Decimal) if event.payload else {}
         return cls(
             user_id=event.user_id,
             event_id=event.event_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from .notice import Notice
@@ -36,6 +37,10 @@ def _s(payload: dict[str, Any], name: str) -> str:
     value = payload.get(name)
     if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
         return ""
+    if isinstance(
+        value, Decimal
+    ):  # a JSON number with a fraction, as written ("1E-8" -> 0.00000001)
+        return format(value, "f")
     return str(value).strip()
 
 
@@ -57,10 +62,20 @@ def _order(notice: Notice) -> Summary:
         head = f"{head} @ {price}"
     if _s(p, "exchange"):
         head = f"{head} ({_s(p, 'exchange')})"
-    lines = [f"{label}: {_s(p, key)}" for key, label in
-             (("order_type", "Type"), ("status", "Status"), ("order_id", "Order"),
-              ("strategy_id", "Strategy"), ("error_message", "Error")) if _s(p, key)]
-    return Summary(f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines))
+    lines = [
+        f"{label}: {_s(p, key)}"
+        for key, label in (
+            ("order_type", "Type"),
+            ("status", "Status"),
+            ("order_id", "Order"),
+            ("strategy_id", "Strategy"),
+            ("error_message", "Error"),
+        )
+        if _s(p, key)
+    ]
+    return Summary(
+        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+    )
 
 
 def _alert(notice: Notice) -> Summary:
@@ -69,7 +84,9 @@ def _alert(notice: Notice) -> Summary:
     if _s(p, "triggered_price"):
         head = _join(head, f"at {_s(p, 'triggered_price')}")
     lines = [f"Alert: {_s(p, 'alert_id')}"] if _s(p, "alert_id") else []
-    return Summary(f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines))
+    return Summary(
+        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+    )
 
 
 def _position(notice: Notice) -> Summary:
@@ -77,27 +94,51 @@ def _position(notice: Notice) -> Summary:
     head = _join(_s(p, "side").upper(), _s(p, "size"), _s(p, "symbol"))
     if _s(p, "exchange"):
         head = f"{head} ({_s(p, 'exchange')})"
-    lines = [f"{label}: {_s(p, key)}" for key, label in
-             (("entry_price", "Entry"), ("current_price", "Price"), ("liquidation_price", "Liquidation"),
-              ("unrealized_pnl", "Unrealized PnL"), ("realized_pnl", "Realized PnL"),
-              ("leverage", "Leverage")) if _s(p, key)]
-    return Summary(f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines))
+    lines = [
+        f"{label}: {_s(p, key)}"
+        for key, label in (
+            ("entry_price", "Entry"),
+            ("current_price", "Price"),
+            ("liquidation_price", "Liquidation"),
+            ("unrealized_pnl", "Unrealized PnL"),
+            ("realized_pnl", "Realized PnL"),
+            ("leverage", "Leverage"),
+        )
+        if _s(p, key)
+    ]
+    return Summary(
+        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+    )
 
 
 def _workspace(notice: Notice) -> Summary:
     p = notice.payload
-    head = _join(_s(p, "symbol"), _s(p, "timeframe"), _s(p, "indicator_name"), _s(p, "annotation_type"))
-    lines = [f"{label}: {_s(p, key)}" for key, label in
-             (("change_type", "Change"), ("workspace_id", "Workspace"), ("annotation_id", "Annotation"))
-             if _s(p, key)]
-    return Summary(f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines))
+    head = _join(
+        _s(p, "symbol"), _s(p, "timeframe"), _s(p, "indicator_name"), _s(p, "annotation_type")
+    )
+    lines = [
+        f"{label}: {_s(p, key)}"
+        for key, label in (
+            ("change_type", "Change"),
+            ("workspace_id", "Workspace"),
+            ("annotation_id", "Annotation"),
+        )
+        if _s(p, key)
+    ]
+    return Summary(
+        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+    )
 
 
 def _strategy(notice: Notice) -> Summary:
     p = notice.payload
     name = _s(p, "strategy_name") or _s(p, "strategy_id")
     level = _s(p, "log_level").upper()
-    head = _join(name + ":" if name and _s(p, "message") else name, f"[{level}]" if level else "", _s(p, "message"))
+    head = _join(
+        name + ":" if name and _s(p, "message") else name,
+        f"[{level}]" if level else "",
+        _s(p, "message"),
+    )
     return Summary(f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type))
 
 
@@ -105,15 +146,31 @@ def _backtest(notice: Notice) -> Summary:
     p = notice.payload
     name = _s(p, "strategy_name") or _s(p, "strategy_id")
     head = _join(name, f"on {_s(p, 'symbol')}" if _s(p, "symbol") else "", _s(p, "timeframe"))
-    lines = [f"{label}: {_s(p, key)}" for key, label in
-             (("total_trades", "Trades"), ("winning_trades", "Winning"), ("losing_trades", "Losing"),
-              ("total_pnl", "Total PnL"), ("win_rate", "Win rate"), ("sharpe_ratio", "Sharpe"),
-              ("max_drawdown", "Max drawdown"), ("results_path", "Results")) if _s(p, key)]
-    return Summary(f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines))
+    lines = [
+        f"{label}: {_s(p, key)}"
+        for key, label in (
+            ("total_trades", "Trades"),
+            ("winning_trades", "Winning"),
+            ("losing_trades", "Losing"),
+            ("total_pnl", "Total PnL"),
+            ("win_rate", "Win rate"),
+            ("sharpe_ratio", "Sharpe"),
+            ("max_drawdown", "Max drawdown"),
+            ("results_path", "Results"),
+        )
+        if _s(p, key)
+    ]
+    return Summary(
+        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+    )
 
 
 def _generic(notice: Notice) -> Summary:
-    lines = tuple(f"{key}: {_s(notice.payload, key)}" for key in sorted(notice.payload) if _s(notice.payload, key))
+    lines = tuple(
+        f"{key}: {_s(notice.payload, key)}"
+        for key in sorted(notice.payload)
+        if _s(notice.payload, key)
+    )
     return Summary(_human(notice.event_type), lines)
 
 
@@ -136,6 +193,10 @@ def summarize(notice: Notice) -> Summary:
             try:
                 return render(notice)
             except Exception:  # a payload odd enough to break a renderer still gets shown
-                log.warning("event_type=%s renderer failed, using generic form", notice.event_type, exc_info=True)
+                log.warning(
+                    "event_type=%s renderer failed, using generic form",
+                    notice.event_type,
+                    exc_info=True,
+                )
                 break
     return _generic(notice)

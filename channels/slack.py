@@ -31,12 +31,20 @@ def render(notice: Notice) -> dict[str, Any]:
     ]
     if summary.lines:
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _escape("\n".join(summary.lines))[:3000]}}
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _escape("\n".join(summary.lines))[:3000]},
+            }
         )
     blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(f"{notice.priority} · {notice.event_id}")}]}
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": _escape(f"{notice.priority} · {notice.event_id}")}
+            ],
+        }
     )
-    return {"text": summary.text[:3000], "blocks": blocks}
+    return {"text": _escape(summary.text)[:3000], "blocks": blocks}
 
 
 def send(body: dict[str, Any], webhook_url: str, deps: Deps) -> Outcome:

@@ -1,7 +1,7 @@
 """Incoming-webhook POST over httpx and the error map shared by Discord and Slack.
 
-Error map: 2xx -> DELIVERED; 429 -> RATE_LIMITED (Retry-After header, or `retry_after` in a
-Discord JSON body); 5xx, timeouts and connection errors -> TRANSIENT; other 4xx (404/410
+Error map: 2xx -> DELIVERED; 429 -> RATE_LIMITED (`retry_after` of a Discord JSON body, else
+the Retry-After header); an address that is not http(s) -> PERMANENT; 5xx, timeouts and connection errors -> TRANSIENT; other 4xx (404/410
 unknown webhook, 400 bad body, 401/403) -> PERMANENT. A webhook URL is a credential: details
 never contain it.
 """
@@ -21,16 +21,17 @@ DEFAULT_RETRY_AFTER_S = 5.0
 
 
 def _retry_after(response: httpx.Response) -> float:
-    header = response.headers.get("Retry-After")
+    # Discord's JSON body is exact; the header is rounded up to whole seconds.
     try:
-        if header is not None:
-            return max(float(header), 0.0)
         body = response.json()
         if isinstance(body, dict) and "retry_after" in body:
             return max(float(body["retry_after"]), 0.0)
     except ValueError:
         pass
-    return DEFAULT_RETRY_AFTER_S
+    try:
+        return max(float(response.headers["Retry-After"]), 0.0)
+    except (KeyError, ValueError):
+        return DEFAULT_RETRY_AFTER_S
 
 
 def _reason(response: httpx.Response) -> str:
@@ -61,6 +62,8 @@ def post_json(http: httpx.Client, provider: str, url: str, body: dict[str, Any])
     """POST the body; every failure becomes an Outcome."""
     try:
         response = http.post(url, json=body)
+    except httpx.UnsupportedProtocol:
+        return Outcome.permanent(f"{provider} webhook address is not an http(s) URL")
     except httpx.TimeoutException as exc:
         return Outcome.transient(f"{provider} timeout: {type(exc).__name__}")
     except httpx.TransportError as exc:

@@ -66,7 +66,9 @@ def make_event(
 class NotifyClient:
     """One DEALER connected to an ingress ROUTER. Not thread-safe (ZMQ sockets are not)."""
 
-    def __init__(self, address: str, identity: bytes | None = None, context: zmq.Context | None = None) -> None:
+    def __init__(
+        self, address: str, identity: bytes | None = None, context: zmq.Context | None = None
+    ) -> None:
         self._context = context or zmq.Context.instance()
         self._socket = self._context.socket(zmq.DEALER)
         if identity:
@@ -105,7 +107,9 @@ class NotifyClient:
                 return message
         return None
 
-    def deliver(self, event: UserEvent, timeout_s: float = 30.0, resend_every_s: float = 2.0) -> Iterator[EventAck]:
+    def deliver(
+        self, event: UserEvent, timeout_s: float = 30.0, resend_every_s: float = 2.0
+    ) -> Iterator[EventAck]:
         """Send, then yield this event's acks as they come, resending until a final one or timeout.
 
         INFORMATIONAL events get no ack: they are sent once and nothing is yielded.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 
 import zmq
@@ -29,7 +28,11 @@ class RelayConsumer(threading.Thread):
         super().__init__(name="relay-consumer", daemon=True)
         self._context = context
         self._queues = [
-            Queue(ingress_queue(ingress_id), routing_key=ingress_queue(ingress_id), expires=QUEUE_EXPIRES_S),
+            Queue(
+                ingress_queue(ingress_id),
+                routing_key=ingress_queue(ingress_id),
+                expires=QUEUE_EXPIRES_S,
+            ),
             Queue(WEB_PUBLISH_QUEUE, routing_key=WEB_PUBLISH_QUEUE),
         ]
         self._stop_event = threading.Event()
@@ -58,12 +61,13 @@ class RelayConsumer(threading.Thread):
             push.close()
 
     def _consume(self, on_message) -> None:
-        with app.connection_for_read() as connection, connection.Consumer(
-            self._queues, callbacks=[on_message], accept=["json"]
+        with (
+            app.connection_for_read() as connection,
+            connection.Consumer(self._queues, callbacks=[on_message], accept=["json"]),
         ):
             self.ready.set()
             while not self._stop_event.is_set():
                 try:
                     connection.drain_events(timeout=0.5)
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     continue

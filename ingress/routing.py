@@ -41,7 +41,12 @@ __all__ = ["BatchResult", "EventRouter", "Inbound"]
 log = logging.getLogger(__name__)
 
 #: A publish to the broker is retried for about a second, then the claim is released.
-PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.3, "interval_max": 0.3}
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 3,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.3,
+}
 FAST_PATH_FIRST = {"ACTIVE_SESSION", "WEB"}
 
 
@@ -104,7 +109,9 @@ class EventRouter:
             return None
         if not isinstance(event, UserEvent):
             metrics.FRAMES_REJECTED.labels("UnexpectedAck", "no").inc()
-            log.warning("rejected frame from %s: an EventAck is not accepted here", inbound.routing_id.hex())
+            log.warning(
+                "rejected frame from %s: an EventAck is not accepted here", inbound.routing_id.hex()
+            )
             return None
         try:
             validate_event(event, len(inbound.frame), self._limits)
@@ -113,7 +120,9 @@ class EventRouter:
             metrics.FRAMES_REJECTED.labels(type(err).__name__, "yes" if event_id else "no").inc()
             log.warning("event_id=%s rejected: %s", event_id or "-", err)
             if event_id:
-                result.acks.append((inbound.routing_id, _ack(event_id, AckStatus.ACK_ERROR, error=str(err))))
+                result.acks.append(
+                    (inbound.routing_id, _ack(event_id, AckStatus.ACK_ERROR, error=str(err)))
+                )
             return None
         return event
 
@@ -132,10 +141,17 @@ class EventRouter:
                 self._replay(inbound, event, claim, result)
                 metrics.EVENTS.labels(priority, "resend").inc()
                 continue
-            plan = channel_plan(event, self._settings.default_channels_normal,
-                                self._settings.default_channels_critical)
-            if (event.delivery.priority == Priority.NORMAL and has_subscriber(event.user_id)
-                    and plan and plan[0]["channel"] in FAST_PATH_FIRST):
+            plan = channel_plan(
+                event,
+                self._settings.default_channels_normal,
+                self._settings.default_channels_critical,
+            )
+            if (
+                event.delivery.priority == Priority.NORMAL
+                and has_subscriber(event.user_id)
+                and plan
+                and plan[0]["channel"] in FAST_PATH_FIRST
+            ):
                 fast.append((inbound, event))
                 metrics.EVENTS.labels(priority, "xpub").inc()
             elif self._enqueue(event, inbound.routing_id, claim.received_ms, plan):
@@ -158,20 +174,37 @@ class EventRouter:
         pipe = self._store.client.pipeline(transaction=False)
         for inbound, event in fast:
             result.publishes.append((topic_for(event.user_id), inbound.frame))
-            self._store.claims.finalize(event.user_id, event.event_id, ClaimState.DELIVERED, 0, "WEB", pipe=pipe)
-            result.acks.append((inbound.routing_id, _ack(event.event_id, AckStatus.DELIVERED, via="WEB")))
-            entry = {"channel": "WEB", "round": 0, "try": 0, "kind": "delivered",
-                     "detail": "ingress fast path: live subscriber"}
+            self._store.claims.finalize(
+                event.user_id, event.event_id, ClaimState.DELIVERED, 0, "WEB", pipe=pipe
+            )
+            result.acks.append(
+                (inbound.routing_id, _ack(event.event_id, AckStatus.DELIVERED, via="WEB"))
+            )
+            entry = {
+                "channel": "WEB",
+                "round": 0,
+                "try": 0,
+                "kind": "delivered",
+                "detail": "ingress fast path: live subscriber",
+            }
             self._store.delivery_log.append(event.user_id, event.event_id, entry, pipe=pipe)
         pipe.execute()
 
-    def _replay(self, inbound: Inbound, event: UserEvent, claim: Claim, result: BatchResult) -> None:
+    def _replay(
+        self, inbound: Inbound, event: UserEvent, claim: Claim, result: BatchResult
+    ) -> None:
         if claim.state == ClaimState.PENDING:
-            log.info("event_id=%s resend while another publish holds the claim; no ack yet", event.event_id)
+            log.info(
+                "event_id=%s resend while another publish holds the claim; no ack yet",
+                event.event_id,
+            )
             return
         status = AckStatus.Value(claim.state.value)
         result.acks.append(
-            (inbound.routing_id, _ack(event.event_id, status, via=claim.delivered_via, error=claim.error))
+            (
+                inbound.routing_id,
+                _ack(event.event_id, status, via=claim.delivered_via, error=claim.error),
+            )
         )
 
     def _enqueue_chain(self, event: UserEvent, routing_id: bytes, received_ms: int, plan) -> bool:

@@ -82,8 +82,12 @@ class Ingress:
         poller = zmq.Poller()
         for sock in (router, xpub, relay):
             poller.register(sock, zmq.POLLIN)
-        log.info("ingress %s ready: ROUTER %s XPUB %s", self.settings.ingress_id,
-                 self.settings.ingress_router, self.settings.ingress_xpub)
+        log.info(
+            "ingress %s ready: ROUTER %s XPUB %s",
+            self.settings.ingress_id,
+            self.settings.ingress_router,
+            self.settings.ingress_xpub,
+        )
         next_refresh = 0.0
         try:
             while self._running:
@@ -95,17 +99,30 @@ class Ingress:
                 if relay in ready:
                     self._on_relay(relay, router, xpub)
                 if time.monotonic() >= next_refresh:
-                    self.store.presence.refresh(self.settings.ingress_id, self.present)
+                    self._mirror_presence()
                     next_refresh = time.monotonic() + PRESENCE_TTL_S / 3
         finally:
             consumer.stop()
             consumer.join(5)
-            # Presence of this replica goes with it.
-            self.store.presence.refresh(self.settings.ingress_id, set())
+            self._clear_presence()
             for sock in (router, xpub, relay):
                 sock.close()
             context.term()
             log.info("ingress %s stopped cleanly: sockets closed", self.settings.ingress_id)
+
+    def _mirror_presence(self) -> None:
+        """Rewrite this replica's presence set in Redis; a Redis outage is logged, not fatal."""
+        try:
+            self.store.presence.refresh(self.settings.ingress_id, self.present)
+        except Exception as exc:
+            log.warning("presence not mirrored to Redis: %s", exc)
+
+    def _clear_presence(self) -> None:
+        """Presence of this replica goes with it (it would expire anyway if Redis is gone)."""
+        try:
+            self.store.presence.refresh(self.settings.ingress_id, set())
+        except Exception as exc:
+            log.warning("presence not cleared (%s); it expires in %ss", exc, PRESENCE_TTL_S)
 
     def _on_subscriptions(self, xpub: zmq.Socket) -> None:
         while True:
@@ -125,8 +142,11 @@ class Ingress:
             else:
                 self.present.discard(user_id)
             metrics.PRESENCE.set(len(self.present))
-            self.store.presence.set_present(self.settings.ingress_id, user_id, subscribed)
             log.info("presence user=%s live=%s", user_id, subscribed)
+            try:
+                self.store.presence.set_present(self.settings.ingress_id, user_id, subscribed)
+            except Exception as exc:  # the periodic refresh repairs it once Redis is back
+                log.warning("presence of %s not mirrored to Redis: %s", user_id, exc)
 
     def _on_frames(self, router: zmq.Socket, xpub: zmq.Socket) -> None:
         batch: list[Inbound] = []

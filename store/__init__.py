@@ -6,8 +6,8 @@ import redis
 
 from .claims import Claim, Claims, ClaimState, Seen
 from .delivery_log import DeliveryLog
-from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
 from .directory import Directory, UserProfile
+from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
 from .keys import CLAIM_TTL_S, Keys
 from .presence import PRESENCE_TTL_S, Presence
 
@@ -36,7 +36,11 @@ def validate_user_id(user_id: str) -> str | None:
     """None when `user_id` is a valid id (same rule as the wire format), else the problem."""
     from proto import ID_PATTERN
 
-    return None if ID_PATTERN.fullmatch(user_id) else f"user id must be 1-128 characters of [A-Za-z0-9._:@-]: {user_id!r}"
+    return (
+        None
+        if ID_PATTERN.fullmatch(user_id)
+        else f"user id must be 1-128 characters of [A-Za-z0-9._:@-]: {user_id!r}"
+    )
 
 
 class Store:

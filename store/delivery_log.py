@@ -21,7 +21,11 @@ class DeliveryLog:
         self._keys = keys
 
     def append(
-        self, user_id: str, event_id: str, entry: dict[str, Any], pipe: redis.client.Pipeline | None = None
+        self,
+        user_id: str,
+        event_id: str,
+        entry: dict[str, Any],
+        pipe: redis.client.Pipeline | None = None,
     ) -> None:
         """Record one attempt (`time` is added); into `pipe` when given, else at once."""
         key = self._keys.delivery_log(user_id, event_id)
@@ -33,4 +37,7 @@ class DeliveryLog:
 
     def read(self, user_id: str, event_id: str) -> list[dict[str, Any]]:
         """Every entry, oldest first."""
-        return [json.loads(raw) for raw in self._client.lrange(self._keys.delivery_log(user_id, event_id), 0, -1)]
+        return [
+            json.loads(raw)
+            for raw in self._client.lrange(self._keys.delivery_log(user_id, event_id), 0, -1)
+        ]

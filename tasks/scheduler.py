@@ -35,7 +35,9 @@ def publish_due(store: Store, now: float | None = None, limit: int = 100) -> int
             store.client.zadd(key, {member: time.time() + 5})
             continue
         started += 1
-        log.info("event_id=%s round=%s started", entry["job"]["event"]["event_id"], entry["job"]["round"])
+        log.info(
+            "event_id=%s round=%s started", entry["job"]["event"]["event_id"], entry["job"]["round"]
+        )
     return started
 
 

@@ -34,7 +34,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_line(path: Path, needle: str, process: subprocess.Popen, timeout_s: float = 30.0) -> None:
+def wait_for_line(
+    path: Path, needle: str, process: subprocess.Popen, timeout_s: float = 30.0
+) -> None:
     """Block until `needle` shows up in the process's log file (or fail with the log)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -44,7 +46,9 @@ def wait_for_line(path: Path, needle: str, process: subprocess.Popen, timeout_s:
         if process.poll() is not None:
             break
         time.sleep(0.1)
-    raise AssertionError(f"{needle!r} not seen; log of {path.name}:\n{path.read_text(errors='replace')[-4000:]}")
+    raise AssertionError(
+        f"{needle!r} not seen; log of {path.name}:\n{path.read_text(errors='replace')[-4000:]}"
+    )
 
 
 def stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> int:
@@ -141,15 +145,29 @@ def store(settings: Settings) -> Store:
 
 def spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log_file = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
+    )
 
 
 @pytest.fixture(scope="session")
 def worker(stack_env: dict[str, str], tmp_path_factory) -> Iterator[subprocess.Popen]:
     """A real `celery -A tasks worker` serving every queue."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    args = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel=INFO",
-            "--concurrency=2", "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"]
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tasks",
+        "worker",
+        "--loglevel=INFO",
+        "--concurrency=2",
+        "--without-mingle",
+        "--without-gossip",
+        "-n",
+        f"test-{uuid.uuid4().hex[:6]}@%h",
+    ]
     process = spawn(args, stack_env, log_path)
     wait_for_line(log_path, "ready.", process)
     process.log_path = log_path  # type: ignore[attr-defined]
@@ -175,7 +193,9 @@ def ingress(stack_env: dict[str, str], tmp_path_factory) -> Iterator[subprocess.
 @pytest.fixture
 def client(settings: Settings) -> Iterator[NotifyClient]:
     """A container's DEALER with a stable routing id of its own."""
-    with NotifyClient(settings.router_connect, identity=f"container-{uuid.uuid4().hex[:8]}".encode()) as dealer:
+    with NotifyClient(
+        settings.router_connect, identity=f"container-{uuid.uuid4().hex[:8]}".encode()
+    ) as dealer:
         yield dealer
 
 

@@ -156,12 +156,6 @@ def test_a_payload_from_the_wire_keeps_decimal_strings() -> None:
     assert summary.title == "Order filled — BUY 0.00000001 BTC/USDT @ 50000.10 (binance)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: channels/notice.py Notice.from_event parses the payload with plain json.loads, "
-    "so JSON numbers become floats and render as '1e-08' / '50000.1', although render._s "
-    "promises 'numbers keep their JSON spelling'",
-)
 def test_a_payload_with_json_numbers_keeps_their_spelling() -> None:
     raw = (
         b'{"side": "buy", "fill_quantity": 0.00000001, "symbol": "BTC/USDT", '
@@ -247,12 +241,6 @@ def test_slack_escapes_the_event_id_in_the_context() -> None:
     assert body["blocks"][-1]["elements"][0]["text"] == "NORMAL · &lt;e&amp;1&gt;"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: channels/slack.py render puts summary.text unescaped into the top-level `text`, "
-    "which Slack reads as mrkdwn (notification fallback): user text '<!channel>' or "
-    "'<https://x|y>' becomes a mention or link there",
-)
 def test_slack_fallback_text_is_escaped_too() -> None:
     item = notice("STRATEGY_LOG", {"strategy_name": "S", "message": "<!channel> a & b"})
     body = slack_channel.render(item)

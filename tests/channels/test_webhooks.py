@@ -27,9 +27,9 @@ class Provider:
     rate_limit_s: float  # what a 429 with retry_after=2.5 gives
 
 
-# Discord's Retry-After header is whole seconds rounded up (3), its JSON body keeps 2.5 (see the
-# xfail test below); Slack has only the header.
-DISCORD = Provider("discord", discord_channel, discord_webhook_url, "Unknown Webhook", 3.0)
+# Discord's JSON body keeps 2.5 exactly (its Retry-After header is rounded up to 3); Slack has
+# only the header.
+DISCORD = Provider("discord", discord_channel, discord_webhook_url, "Unknown Webhook", 2.5)
 SLACK = Provider("slack", slack_channel, slack_webhook_url, "no_service", 3.0)
 PROVIDERS = [pytest.param(DISCORD, id="discord"), pytest.param(SLACK, id="slack")]
 
@@ -111,11 +111,6 @@ def test_switch_maps_to_outcome(
         assert provider.name in outcome.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: channels/webhook.py _retry_after reads the Retry-After header (whole seconds, "
-    "rounded up) before Discord's JSON retry_after, so Discord's exact 2.5 s becomes 3.0 s",
-)
 def test_discord_rate_limit_keeps_the_exact_retry_after(
     clean_sandbox: SandboxServer, deps: Deps
 ) -> None:
@@ -159,12 +154,6 @@ def test_an_unparsable_address_is_permanent(provider: Provider, deps: Deps) -> N
     assert "[::1" not in outcome.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: channels/webhook.py post_json: httpx.UnsupportedProtocol (no scheme, ftp://, "
-    "'http://') subclasses TransportError, so an address that can never work is TRANSIENT and "
-    "is retried every round until the deadline instead of PERMANENT",
-)
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("address", ["not a url at all", "ftp://hooks.example/x", "http://"])
 def test_an_address_that_is_not_http_is_permanent(

@@ -10,15 +10,18 @@ import zmq
 
 from client import NotifyClient, make_event
 from proto import AckStatus
-
 from tests.conftest import free_port, start_ingress
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_ingress_stops_cleanly_on_signal(stack_env, tmp_path, worker, store, signum):
     router, xpub = free_port(), free_port()
-    env = {**stack_env, "NOTIFY_INGRESS_ROUTER": f"tcp://127.0.0.1:{router}",
-           "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{xpub}", "NOTIFY_INGRESS_ID": f"lifecycle-{router}"}
+    env = {
+        **stack_env,
+        "NOTIFY_INGRESS_ROUTER": f"tcp://127.0.0.1:{router}",
+        "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{xpub}",
+        "NOTIFY_INGRESS_ID": f"lifecycle-{router}",
+    }
     process = start_ingress(env, tmp_path / "ingress.log")
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
@@ -39,5 +42,7 @@ def test_ingress_stops_cleanly_on_signal(stack_env, tmp_path, worker, store, sig
     log = (tmp_path / "ingress.log").read_text()
     assert "stopped cleanly" in log
     assert "Traceback" not in log
-    assert not store.presence.is_present("lifecycle-user"), "a stopped ingress takes its presence along"
+    assert not store.presence.is_present("lifecycle-user"), (
+        "a stopped ingress takes its presence along"
+    )
     sub.close()

@@ -13,7 +13,9 @@ from proto import AckStatus, ChannelType, Priority, UserEvent, decode_frame, enc
 def test_informational_reaches_a_subscriber_without_ack(pipeline, client, subscribe, acks, new_id):
     user = new_id("info")
     sub = subscribe(user)
-    event = make_event(user, "INDICATOR_UPDATED", "INFORMATIONAL", payload={"indicator_name": "RSI"})
+    event = make_event(
+        user, "INDICATOR_UPDATED", "INFORMATIONAL", payload={"indicator_name": "RSI"}
+    )
     client.send(event)
 
     assert sub.poll(5000), "the live session got nothing"
@@ -24,7 +26,9 @@ def test_informational_reaches_a_subscriber_without_ack(pipeline, client, subscr
     assert acks.drain(client, quiet_s=1.0) == []
 
 
-def test_informational_for_unsubscribed_user_is_dropped_without_ack(pipeline, client, subscribe, acks, new_id, store):
+def test_informational_for_unsubscribed_user_is_dropped_without_ack(
+    pipeline, client, subscribe, acks, new_id, store
+):
     listener, nobody = new_id("listener"), new_id("nobody")
     sub = subscribe(listener)
     event = make_event(nobody, "STRATEGY_LOG", "INFORMATIONAL", payload={"message": "tick"})
@@ -35,15 +39,24 @@ def test_informational_for_unsubscribed_user_is_dropped_without_ack(pipeline, cl
     assert store.claims.read(nobody, event.event_id) == {}, "INFORMATIONAL does no Redis work"
 
 
-def test_normal_with_live_session_takes_the_fast_path(pipeline, client, subscribe, acks, new_id, store):
+def test_normal_with_live_session_takes_the_fast_path(
+    pipeline, client, subscribe, acks, new_id, store
+):
     user = new_id("fast")
     sub = subscribe(user)
-    event = make_event(user, "ALERT_TRIGGERED", "NORMAL", [("WEB", False), ("DISCORD", False)],
-                       {"symbol": "BTC/USDT", "condition": "BTC > 50000"})
+    event = make_event(
+        user,
+        "ALERT_TRIGGERED",
+        "NORMAL",
+        [("WEB", False), ("DISCORD", False)],
+        {"symbol": "BTC/USDT", "condition": "BTC > 50000"},
+    )
     client.send(event)
 
     received = acks.collect(client, event.event_id)
-    assert [(a.status, a.delivered_via) for a in received] == [(AckStatus.DELIVERED, ChannelType.WEB)]
+    assert [(a.status, a.delivered_via) for a in received] == [
+        (AckStatus.DELIVERED, ChannelType.WEB)
+    ]
     assert sub.poll(5000)
     assert decode_frame(sub.recv_multipart()[1]).event_id == event.event_id
     assert store.claims.read(user, event.event_id)["state"] == "DELIVERED"
@@ -53,15 +66,23 @@ def test_normal_with_live_session_takes_the_fast_path(pipeline, client, subscrib
 def test_normal_without_session_is_queued_then_delivered(pipeline, client, acks, new_id, store):
     user = new_id("queued")
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/1/{user}")
-    event = make_event(user, "ALERT_TRIGGERED", "NORMAL", [("WEB", False), ("DISCORD", False)],
-                       {"symbol": "ETH/USDT", "condition": "ETH < 3000"})
+    event = make_event(
+        user,
+        "ALERT_TRIGGERED",
+        "NORMAL",
+        [("WEB", False), ("DISCORD", False)],
+        {"symbol": "ETH/USDT", "condition": "ETH < 3000"},
+    )
     client.send(event)
 
     received = acks.collect(client, event.event_id)
     assert [a.status for a in received] == [AckStatus.QUEUED, AckStatus.DELIVERED]
     assert received[-1].delivered_via == ChannelType.DISCORD
     log = store.delivery_log.read(user, event.event_id)
-    assert [(e["channel"], e["kind"]) for e in log] == [("WEB", "skipped"), ("DISCORD", "delivered")]
+    assert [(e["channel"], e["kind"]) for e in log] == [
+        ("WEB", "skipped"),
+        ("DISCORD", "delivered"),
+    ]
 
 
 def test_normal_fast_path_needs_web_first(pipeline, client, subscribe, acks, new_id, store):
@@ -79,7 +100,9 @@ def test_normal_fast_path_needs_web_first(pipeline, client, subscribe, acks, new
 def test_resent_event_is_delivered_once_and_its_ack_replayed(pipeline, client, acks, new_id, store):
     user = new_id("resend")
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/2/{user}")
-    event = make_event(user, "ORDER_FILLED", "CRITICAL", [("DISCORD", False)], {"symbol": "BTC/USDT"})
+    event = make_event(
+        user, "ORDER_FILLED", "CRITICAL", [("DISCORD", False)], {"symbol": "BTC/USDT"}
+    )
     client.send(event)
     client.send(event)  # a resend racing the first: must not deliver twice
     first = acks.collect(client, event.event_id)
@@ -87,12 +110,16 @@ def test_resent_event_is_delivered_once_and_its_ack_replayed(pipeline, client, a
 
     client.send(event)  # after the final status: the same answer, replayed
     replay = acks.collect(client, event.event_id, timeout_s=5)
-    assert [(a.status, a.delivered_via) for a in replay] == [(AckStatus.DELIVERED, ChannelType.DISCORD)]
+    assert [(a.status, a.delivered_via) for a in replay] == [
+        (AckStatus.DELIVERED, ChannelType.DISCORD)
+    ]
     acks.drain(client, quiet_s=1.0)
     assert len(pipeline.state.requests("discord")) == 1
 
 
-def test_malformed_frames_get_the_right_answers_and_ingress_keeps_serving(pipeline, client, acks, new_id, store, settings):
+def test_malformed_frames_get_the_right_answers_and_ingress_keeps_serving(
+    pipeline, client, acks, new_id, store, settings
+):
     user = new_id("bad")
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/3/{user}")
 
@@ -100,28 +127,32 @@ def test_malformed_frames_get_the_right_answers_and_ingress_keeps_serving(pipeli
         event = make_event(user, "ORDER_FILLED", "CRITICAL", [("DISCORD", False)], {"symbol": "X"})
         event.event_id = event_id
         for name, value in changes.items():
-            setattr(event, name, value) if name != "priority" else setattr(event.delivery, "priority", value)
+            setattr(event, name, value) if name != "priority" else setattr(
+                event.delivery, "priority", value
+            )
         return encode_event(event)
 
     valid = frame("bad-valid")
     no_delivery = make_event(user, "ORDER_FILLED", "CRITICAL", event_id="bad-nodelivery")
     no_delivery.ClearField("delivery")
-    oversized = make_event(user, "ORDER_FILLED", "CRITICAL", [("DISCORD", False)], event_id="bad-oversized")
+    oversized = make_event(
+        user, "ORDER_FILLED", "CRITICAL", [("DISCORD", False)], event_id="bad-oversized"
+    )
     oversized.payload = json.dumps({"pad": "x" * settings.max_frame_bytes}).encode()
     bad_frames = [
-        b"\x8f\x13\x00garbage\xff",                      # random bytes: unknown type byte, no id
-        b"\x7f" + valid[1:],                            # unknown type byte in front of a good event
-        valid[: len(valid) // 2],                       # truncated protobuf
-        b"",                                            # empty frame
-        frame("bad-nouser", user_id=""),                # empty user_id -> ACK_ERROR
-        frame(""),                                      # empty event_id -> nobody to answer
-        frame("bad-enum", event_type=99),               # unknown enum value -> ACK_ERROR
-        frame("bad-priority", priority=7),              # unknown priority -> ACK_ERROR
-        frame("bad-json", payload=b"{not json"),        # non-JSON payload -> ACK_ERROR
-        frame("bad-array", payload=b"[1, 2]"),          # JSON but not an object -> ACK_ERROR
-        encode_event(no_delivery),                      # delivery missing -> ACK_ERROR
-        encode_event(oversized),                        # oversized frame -> ACK_ERROR naming the limit
-        b"\x21" + b"\x0a\x03abc",                       # an EventAck sent to the ingress: refused
+        b"\x8f\x13\x00garbage\xff",  # random bytes: unknown type byte, no id
+        b"\x7f" + valid[1:],  # unknown type byte in front of a good event
+        valid[: len(valid) // 2],  # truncated protobuf
+        b"",  # empty frame
+        frame("bad-nouser", user_id=""),  # empty user_id -> ACK_ERROR
+        frame(""),  # empty event_id -> nobody to answer
+        frame("bad-enum", event_type=99),  # unknown enum value -> ACK_ERROR
+        frame("bad-priority", priority=7),  # unknown priority -> ACK_ERROR
+        frame("bad-json", payload=b"{not json"),  # non-JSON payload -> ACK_ERROR
+        frame("bad-array", payload=b"[1, 2]"),  # JSON but not an object -> ACK_ERROR
+        encode_event(no_delivery),  # delivery missing -> ACK_ERROR
+        encode_event(oversized),  # oversized frame -> ACK_ERROR naming the limit
+        b"\x21" + b"\x0a\x03abc",  # an EventAck sent to the ingress: refused
     ]
     for bad in bad_frames:
         client.send_frame(bad)
@@ -130,7 +161,9 @@ def test_malformed_frames_get_the_right_answers_and_ingress_keeps_serving(pipeli
     answered = {}
     for ack in acks.drain(client, quiet_s=2.0):
         answered.setdefault(ack.event_id, []).append(ack)
-    errors = {eid: a[0].error_message for eid, a in answered.items() if a[0].status == AckStatus.ACK_ERROR}
+    errors = {
+        eid: a[0].error_message for eid, a in answered.items() if a[0].status == AckStatus.ACK_ERROR
+    }
     assert errors == {
         "bad-nouser": "user_id: missing",
         "bad-enum": "event_type: unknown EventType value 99",
@@ -150,7 +183,9 @@ def test_malformed_frames_get_the_right_answers_and_ingress_keeps_serving(pipeli
     assert pipeline.state.requests("discord")[0]["path"].endswith(user)
 
 
-def test_a_container_that_left_does_not_block_the_ingress(pipeline, settings, client, acks, new_id, store):
+def test_a_container_that_left_does_not_block_the_ingress(
+    pipeline, settings, client, acks, new_id, store
+):
     user = new_id("gone")
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/4/{user}")
     context = zmq.Context.instance()

@@ -266,12 +266,6 @@ def test_claim_many_answers_a_batch_of_100_in_order(store: Store) -> None:
     assert store.claims.mark_queued_many([(user, e) for e in events]) == [True] * 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: store/keys.py Keys.claim joins user and event with ':' although ':' is allowed in "
-    "both ids, so user 'x' with event 'y:z' and user 'x:y' with event 'z' share one claim key: "
-    "one user's container blocks another's event and reads its final state",
-)
 def test_ids_containing_colons_never_share_a_claim(store: Store) -> None:
     tag = uuid.uuid4().hex[:8]
     mallory = claim_one(store, f"x-{tag}", "y:z")

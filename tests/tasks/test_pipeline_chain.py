@@ -15,8 +15,13 @@ def _webhooks(store, sandbox, user: str) -> None:
 
 
 def _order(user: str, channels, priority: str = "CRITICAL"):
-    payload = {"symbol": "BTC/USDT", "side": "buy", "fill_quantity": "0.5", "fill_price": "50000",
-               "exchange": "binance"}
+    payload = {
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "fill_quantity": "0.5",
+        "fill_price": "50000",
+        "exchange": "binance",
+    }
     return make_event(user, "ORDER_FILLED", priority, [(c, False) for c in channels], payload)
 
 
@@ -32,11 +37,15 @@ def test_critical_is_queued_then_delivered_via_the_webhook(pipeline, client, ack
         (AckStatus.DELIVERED, ChannelType.DISCORD),
     ]
     [request] = pipeline.state.requests("discord")
-    assert request["json"]["embeds"][0]["title"] == "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
+    assert (
+        request["json"]["embeds"][0]["title"] == "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
+    )
     assert store.claims.read(user, event.event_id)["state"] == "DELIVERED"
 
 
-def test_first_channel_failing_with_500_is_retried_then_escalated(pipeline, client, acks, new_id, store, settings):
+def test_first_channel_failing_with_500_is_retried_then_escalated(
+    pipeline, client, acks, new_id, store, settings
+):
     user = new_id("esc")
     _webhooks(store, pipeline, user)
     pipeline.state.set_switch("discord", "server_error")
@@ -78,10 +87,15 @@ def test_rate_limited_channel_waits_for_retry_after(pipeline, client, acks, new_
     received = acks.collect(client, event.event_id)
     assert received[-1].delivered_via == ChannelType.SLACK
     log = store.delivery_log.read(user, event.event_id)
-    assert [(e["kind"], e["retry_after_s"]) for e in log] == [("rate_limited", 1.0), ("delivered", None)]
+    assert [(e["kind"], e["retry_after_s"]) for e in log] == [
+        ("rate_limited", 1.0),
+        ("delivered", None),
+    ]
 
 
-def test_every_channel_failing_permanently_gives_ack_error_naming_each_reason(pipeline, client, acks, new_id, store):
+def test_every_channel_failing_permanently_gives_ack_error_naming_each_reason(
+    pipeline, client, acks, new_id, store
+):
     user = new_id("perm")
     _webhooks(store, pipeline, user)
     pipeline.state.set_switch("discord", "permanent")
@@ -123,7 +137,9 @@ def test_critical_goes_round_again_until_a_channel_delivers(pipeline, client, ac
     assert store.claims.read(user, event.event_id)["round"] == "1"
 
 
-def test_critical_active_session_resolves_to_the_live_web_session(pipeline, client, subscribe, acks, new_id, store):
+def test_critical_active_session_resolves_to_the_live_web_session(
+    pipeline, client, subscribe, acks, new_id, store
+):
     user = new_id("active")
     _webhooks(store, pipeline, user)
     sub = subscribe(user)
@@ -131,7 +147,10 @@ def test_critical_active_session_resolves_to_the_live_web_session(pipeline, clie
     client.send(event)
 
     received = acks.collect(client, event.event_id)
-    assert [(a.status, a.delivered_via) for a in received][-1] == (AckStatus.DELIVERED, ChannelType.WEB)
+    assert [(a.status, a.delivered_via) for a in received][-1] == (
+        AckStatus.DELIVERED,
+        ChannelType.WEB,
+    )
     assert sub.poll(5000), "the worker's publish did not reach the session"
     assert decode_frame(sub.recv_multipart()[1]).event_id == event.event_id
     assert pipeline.state.requests("discord") == []
