@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -23,3 +24,8 @@ class Deps:
     http: httpx.Client
     #: Hands a 0x20 frame for a user to the ingresses, which publish it on their XPUB.
     publish_web: Callable[[str, bytes], None]
+    #: Provider SDK clients, built once per process by each channel's `build_client(settings)`;
+    #: None where the provider is not configured.
+    telegram: Any = None
+    sendgrid: Any = None
+    fcm: Any = None
