@@ -25,7 +25,8 @@ from settings import Settings
 from store import Store, redis_answers, start_embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+#: The shared Redis the tests use when it answers; point it elsewhere to try the embedded fallback.
+DEFAULT_REDIS = os.environ.get("NOTIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:

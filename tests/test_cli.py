@@ -1,0 +1,173 @@
+"""`notify …` as a user types it: real subprocesses against the real pipeline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT, free_port
+
+ORDER = '{"symbol": "BTC/USDT", "side": "buy", "fill_quantity": "0.5", "fill_price": "50000", "exchange": "binance"}'
+
+
+def notify(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_user_set_then_show(stack_env, new_id):
+    user = new_id("cli")
+    done = notify(
+        stack_env,
+        "user",
+        "set",
+        user,
+        "--discord-webhook",
+        "https://discord.example/api/webhooks/1/x",
+        "--push-token",
+        "tok-a",
+        "--push-token",
+        "tok-b",
+        "--mute",
+        "EMAIL:STRATEGY_LOG",
+    )
+    assert done.returncode == 0, done.stderr
+    shown = notify(stack_env, "user", "show", user)
+    assert shown.returncode == 0
+    assert "discord_webhook: https://discord.example/api/webhooks/1/x" in shown.stdout
+    assert "push_tokens:     tok-a, tok-b" in shown.stdout
+    assert "muted:           EMAIL:STRATEGY_LOG" in shown.stdout
+    removed = notify(
+        stack_env,
+        "user",
+        "set",
+        user,
+        "--remove-push-token",
+        "tok-a",
+        "--unmute",
+        "EMAIL:STRATEGY_LOG",
+    )
+    assert "push_tokens:     tok-b" in removed.stdout
+    assert "muted:           -" in removed.stdout
+
+
+def test_user_set_refuses_bad_input_with_one_line(stack_env):
+    done = notify(
+        stack_env,
+        "user",
+        "set",
+        "bad user!",
+        "--slack-webhook",
+        "https://hooks.slack.com/services/a",
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "notify: user id must be 1-128 characters of [A-Za-z0-9._:@-]: 'bad user!'"
+    ]
+    assert notify(stack_env, "user", "show", "nobody-at-all").returncode == 1
+
+
+def test_send_critical_prints_queued_then_delivered(pipeline, stack_env, store, new_id):
+    user = new_id("clisend")
+    store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/5/{user}")
+    done = notify(
+        stack_env,
+        "send",
+        "--user",
+        user,
+        "--type",
+        "ORDER_FILLED",
+        "--priority",
+        "CRITICAL",
+        "--channel",
+        "DISCORD",
+        "--payload",
+        ORDER,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["QUEUED", "DELIVERED via DISCORD"]
+    [request] = pipeline.state.requests("discord")
+    assert request["json"]["content"] == "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
+
+
+def test_send_ack_error_exits_1(pipeline, stack_env, new_id):
+    done = notify(
+        stack_env,
+        "send",
+        "--user",
+        new_id("clierr"),
+        "--type",
+        "ORDER_FILLED",
+        "--priority",
+        "CRITICAL",
+        "--channel",
+        "DISCORD",
+        "--channel",
+        "SLACK:active",
+    )
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "QUEUED",
+        "ACK_ERROR: DISCORD: skipped (no discord_webhook for user); SLACK: skipped (only_if_active: SLACK has no sessions)",
+    ]
+
+
+def test_send_informational_exits_0_once_sent(pipeline, stack_env, new_id):
+    done = notify(
+        stack_env,
+        "send",
+        "--user",
+        new_id("cliinfo"),
+        "--type",
+        "STRATEGY_LOG",
+        "--priority",
+        "INFORMATIONAL",
+        "--payload",
+        '{"message": "hello"}',
+    )
+    assert done.returncode == 0
+    assert "sent (INFORMATIONAL: no ack)" in done.stdout
+
+
+def test_send_times_out_with_exit_2(stack_env):
+    env = {**stack_env, "NOTIFY_INGRESS_ROUTER": f"tcp://127.0.0.1:{free_port()}"}
+    done = notify(
+        env,
+        "send",
+        "--user",
+        "u1",
+        "--type",
+        "ORDER_FILLED",
+        "--priority",
+        "CRITICAL",
+        "--timeout",
+        "1",
+    )
+    assert done.returncode == 2
+    assert "timeout: no final ack" in done.stderr
+
+
+def test_send_refuses_unknown_names_with_a_clear_error(stack_env):
+    done = notify(stack_env, "send", "--user", "u1", "--type", "ORDER_EXPLODED")
+    assert done.returncode == 2
+    assert "unknown event type 'ORDER_EXPLODED'" in done.stderr
+    done = notify(
+        stack_env, "send", "--user", "u1", "--type", "ORDER_FILLED", "--channel", "PIGEON"
+    )
+    assert done.returncode == 2
+    assert "'PIGEON': use NAME or NAME:active" in done.stderr
+    done = notify(stack_env, "send", "--user", "u1", "--type", "ORDER_FILLED", "--payload", "[1]")
+    assert done.returncode == 2
+    assert "must be a JSON object" in done.stderr
+
+
+def test_help_has_examples(stack_env):
+    assert "notify user set alice" in notify(stack_env, "--help").stdout
+    assert "Example: `notify send --user alice" in notify(stack_env, "send", "--help").stdout
