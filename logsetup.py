@@ -45,6 +45,7 @@ def configure_logging(level: str = "INFO") -> None:
     """Root logging for our own processes; quiets loggers that would print credentials."""
     logging.basicConfig(level=level, format=FORMAT)
     install_filter(logging.getLogger())
-    # httpx/httpcore log request URLs, and Telegram and webhook URLs are credentials.
-    for name in ("httpx", "httpcore"):
+    # httpx/httpcore log request URLs (Telegram and webhook URLs are credentials);
+    # python_http_client logs SendGrid's Authorization header at DEBUG.
+    for name in ("httpx", "httpcore", "python_http_client"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,5 +1,6 @@
 """Provider I/O and rendering only: every channel returns an Outcome, never raises."""
 
+from . import discord, email, push, slack, web
 from .deps import Deps
 from .dispatch import ADDRESSED_CHANNELS, attempt_channel
 from .notice import Notice
@@ -15,5 +16,10 @@ __all__ = [
     "SkipCode",
     "Summary",
     "attempt_channel",
+    "discord",
+    "email",
+    "push",
+    "slack",
     "summarize",
+    "web",
 ]

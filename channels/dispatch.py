@@ -1,7 +1,8 @@
 """One attempt on one concrete channel: find the address, render, send; always an Outcome.
 
 The channel table maps each concrete ChannelType name to its module and the directory field
-that holds the user's address there. ACTIVE_SESSION is resolved by the tasks before this.
+that holds the user's address there. ACTIVE_SESSION is resolved by the tasks before this, and
+WEB (publish, then wait for the browser's ack) is driven by the tasks through channels.web.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from types import ModuleType
 
 from store import UserProfile
 
-from . import discord, slack, web
+from . import discord, email, push, slack
 from .deps import Deps
 from .notice import Notice
 from .outcome import Outcome, SkipCode
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 ADDRESSED_CHANNELS: dict[str, tuple[ModuleType, str]] = {
     "DISCORD": (discord, "discord_webhook"),
     "SLACK": (slack, "slack_webhook"),
+    "EMAIL": (email, email.ADDRESS_FIELD),
 }
 
 
@@ -32,8 +34,10 @@ def attempt_channel(
 ) -> Outcome:
     """Deliver on `channel`; any exception inside a channel becomes a TRANSIENT outcome."""
     try:
-        if channel == "WEB":
-            return web.send(frame, notice.user_id, deps)
+        if channel == "PUSH":
+            # Several devices; unregistered ones are removed from the profile by push.send.
+            tokens = profile.push_tokens if profile else ()
+            return push.send(push.render(notice), tokens, deps, notice.user_id)
         if channel not in ADDRESSED_CHANNELS:
             return Outcome.skipped(SkipCode.UNSUPPORTED, f"channel {channel} is not available yet")
         module, address_field = ADDRESSED_CHANNELS[channel]

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from channels import Kind, Notice, Outcome, SkipCode, attempt_channel
+from channels import Kind, Notice, Outcome, SkipCode, attempt_channel, web
 from logsetup import event_context
 from proto import UserEvent, decode_frame
 from store import CLAIM_TTL_S
@@ -95,6 +95,8 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
             raise task.replace(replacement)
         outcome = Outcome.skipped(SkipCode.NOT_ACTIVE, "no live session on any channel")
 
+    if outcome is None and channel == "WEB":
+        outcome = _web(task, carry, job, deps, now)
     if outcome is None:
         outcome = _deliver(job, deps)
 
@@ -133,6 +135,34 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
         retry_job = {**job, "tries": tries + 1, "not_before": now + delay}
         raise task.retry(countdown=min(delay, MAX_COUNTDOWN_S), args=(carry, retry_job))
     return _with_outcome(carry, planned, outcome)
+
+
+def _web(task, carry: dict[str, Any], job: dict[str, Any], deps, now: float) -> Outcome:
+    """Publish once (under the channel claim), then poll for the browser's ack every second
+    with `self.retry` — a worker slot is never held while waiting — until the ack timeout."""
+    event = job["event"]
+    user_id, event_id = event["user_id"], event["event_id"]
+    published_at = job.get("web_published_at")
+    if published_at is None:
+        claim_key = deps.store.keys.channel_claim(user_id, event_id, "WEB")
+        earlier = deps.store.client.get(claim_key)
+        if earlier is not None:  # a redelivered task: published already, keep waiting
+            published_at = float(earlier)
+        else:
+            refused = web.publish(base64.b64decode(event["frame"]), user_id, deps)
+            if refused is not None:
+                return refused
+            published_at = now
+            deps.store.client.set(claim_key, str(now), ex=CLAIM_TTL_S)
+            log.info("channel=WEB published; waiting for the browser's ack")
+    if web.acked(user_id, event_id, deps):
+        return Outcome.delivered("acked by the web session")
+    timeout_s = deps.settings.web_ack_timeout_s
+    if now - published_at >= timeout_s:
+        return Outcome.skipped(
+            SkipCode.NOT_ACTIVE, f"no ack from the web session within {timeout_s}s"
+        )
+    raise task.retry(countdown=1, args=(carry, {**job, "web_published_at": published_at}))
 
 
 def _deliver(job: dict[str, Any], deps) -> Outcome:

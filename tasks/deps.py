@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from celery.signals import worker_process_init
 
-from channels import Deps
+from channels import Deps, email, push
 from settings import Settings
 from store import Store
 
@@ -13,7 +15,21 @@ from .relay import publish_web
 
 __all__ = ["get_deps"]
 
+log = logging.getLogger(__name__)
+
 _deps: Deps | None = None
+
+
+def _provider_client(name: str, build, settings: Settings):
+    """A provider's SDK client, or None (not configured, or configured wrongly: said once here)."""
+    try:
+        client = build(settings)
+    except Exception as exc:
+        log.error("channel=%s not usable: %s", name, exc)
+        return None
+    if client is None:
+        log.info("channel=%s not configured", name)
+    return client
 
 
 def _build() -> Deps:
@@ -23,6 +39,8 @@ def _build() -> Deps:
         store=Store(settings.redis_url, settings.key_prefix),
         http=httpx.Client(timeout=settings.provider_timeout_s, follow_redirects=False),
         publish_web=publish_web,
+        sendgrid=_provider_client("email", email.build_client, settings),
+        fcm=_provider_client("push", push.build_client, settings),
     )
 
 

@@ -11,5 +11,9 @@ FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(name)s event_id=%(event
 @after_setup_task_logger.connect
 def _add_event_id(logger, **_: object) -> None:
     install_filter(logger, FORMAT)
-    for name in ("httpx", "httpcore"):  # they log webhook URLs, which are credentials
+    for name in (
+        "httpx",
+        "httpcore",
+        "python_http_client",
+    ):  # they log webhook URLs, which are credentials
         logger.manager.getLogger(name).setLevel("WARNING")

@@ -20,7 +20,14 @@ import pytest
 import redis
 
 from client import NotifyClient
-from sandbox import SandboxServer
+from sandbox import (
+    PROJECT_ID,
+    SandboxServer,
+    fcm_endpoint,
+    sendgrid_host,
+    service_account_file,
+    telegram_api_url,
+)
 from settings import Settings
 from store import Store, redis_answers, start_embedded_redis
 
@@ -106,9 +113,22 @@ def clean_sandbox(sandbox: SandboxServer) -> SandboxServer:
 
 
 @pytest.fixture(scope="session")
-def stack_env(redis_url: str, key_prefix: str, tmp_path_factory) -> dict[str, str]:
-    """Environment shared by the worker, the ingress and in-process settings of this run."""
+def stack_env(
+    redis_url: str, key_prefix: str, sandbox: SandboxServer, tmp_path_factory
+) -> dict[str, str]:
+    """Environment shared by the worker, the ingress and in-process settings of this run.
+
+    Every provider points at this run's sandbox, as the local stack does."""
+    credentials = service_account_file(sandbox.url, tmp_path_factory.mktemp("fcm"))
     env = {
+        "NOTIFY_TELEGRAM_TOKEN": "123456:TEST-token",
+        "NOTIFY_TELEGRAM_API_URL": telegram_api_url(sandbox.url),
+        "NOTIFY_SENDGRID_API_KEY": "SG.test-key",
+        "NOTIFY_SENDGRID_HOST": sendgrid_host(sandbox.url),
+        "NOTIFY_EMAIL_FROM": "Notify Tests <notify@example.com>",
+        "NOTIFY_FCM_CREDENTIALS": str(credentials),
+        "NOTIFY_FCM_PROJECT_ID": PROJECT_ID,
+        "NOTIFY_FCM_ENDPOINT": fcm_endpoint(sandbox.url),
         "NOTIFY_REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
         "NOTIFY_KEY_PREFIX": key_prefix,
@@ -120,6 +140,7 @@ def stack_env(redis_url: str, key_prefix: str, tmp_path_factory) -> dict[str, st
         "NOTIFY_CHANNEL_RETRIES": "2",
         "NOTIFY_ROUND_BACKOFF_S": "0.5",
         "NOTIFY_CRITICAL_DEADLINE_S": "20",
+        "NOTIFY_WEB_ACK_TIMEOUT_S": "2",
         "NOTIFY_DATA_DIR": str(tmp_path_factory.mktemp("data")),
     }
     return env

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from channels import ADDRESSED_CHANNELS, Deps, Kind, Notice, Outcome, SkipCode, attempt_channel
+from channels import ADDRESSED_CHANNELS, Deps, Kind, Notice, Outcome, SkipCode, attempt_channel, web
 from proto import DeliverySpec, EventType, Priority, UserEvent, encode_event
 from sandbox import SandboxServer, discord_webhook_url, slack_webhook_url
 from settings import Settings
@@ -76,9 +76,7 @@ def test_no_address_is_skipped(
     assert outcome.worth_another_round is False
 
 
-@pytest.mark.parametrize(
-    "channel", ["TELEGRAM", "EMAIL", "PUSH", "ACTIVE_SESSION", "CARRIER_PIGEON"]
-)
+@pytest.mark.parametrize("channel", ["ACTIVE_SESSION", "CARRIER_PIGEON"])
 def test_unsupported_channels_are_skipped(channel: str, event, settings, store, http) -> None:
     notice, frame = event
     profile = UserProfile(
@@ -95,9 +93,7 @@ def test_web_without_presence_is_not_active(event, settings, store, http) -> Non
     notice, frame = event
     published = Published()
 
-    outcome = attempt_channel(
-        "WEB", notice, frame, None, make_deps(settings, store, http, published)
-    )
+    outcome = web.publish(frame, notice.user_id, make_deps(settings, store, http, published))
 
     assert (outcome.kind, outcome.skip) == (Kind.SKIPPED, SkipCode.NOT_ACTIVE)
     assert outcome.worth_another_round is True
@@ -109,13 +105,19 @@ def test_web_with_presence_publishes_the_frame(event, settings, store, http, ing
     store.presence.refresh(ingress_id, {notice.user_id})
     published = Published()
 
-    outcome = attempt_channel(
-        "WEB", notice, frame, None, make_deps(settings, store, http, published)
-    )
+    outcome = web.publish(frame, notice.user_id, make_deps(settings, store, http, published))
 
-    assert outcome.kind == Kind.DELIVERED
+    assert outcome is None, "handed over: delivered only once the browser acks"
     assert published == [(notice.user_id, frame)]
     assert frame[0] == 0x20
+
+
+def test_web_acked_reads_the_session_servers_ack(event, settings, store, http) -> None:
+    notice, _ = event
+    deps = make_deps(settings, store, http)
+    assert web.acked(notice.user_id, notice.event_id, deps) is False
+    store.client.set(store.keys.web_ack(notice.user_id, notice.event_id), "1", ex=60)
+    assert web.acked(notice.user_id, notice.event_id, deps) is True
 
 
 def test_web_presence_of_another_user_does_not_count(
@@ -125,9 +127,7 @@ def test_web_presence_of_another_user_does_not_count(
     store.presence.refresh(ingress_id, {notice.user_id + "0"})  # "u10" is not "u1"
     published = Published()
 
-    outcome = attempt_channel(
-        "WEB", notice, frame, None, make_deps(settings, store, http, published)
-    )
+    outcome = web.publish(frame, notice.user_id, make_deps(settings, store, http, published))
 
     assert outcome.skip == SkipCode.NOT_ACTIVE
     assert published == []
@@ -137,9 +137,7 @@ def test_a_failing_web_publish_is_transient(event, settings, store, http, ingres
     notice, frame = event
     store.presence.refresh(ingress_id, {notice.user_id})
 
-    outcome = attempt_channel(
-        "WEB", notice, frame, None, make_deps(settings, store, http, broken_publish)
-    )
+    outcome = web.publish(frame, notice.user_id, make_deps(settings, store, http, broken_publish))
 
     assert outcome.kind == Kind.TRANSIENT
     assert "broker down" in outcome.detail
@@ -178,3 +176,18 @@ def test_an_error_inside_a_channel_becomes_transient(event, settings, store, htt
 
     assert isinstance(outcome, Outcome)
     assert outcome.kind == Kind.TRANSIENT
+
+
+@pytest.mark.parametrize(
+    ("channel", "words"), [("EMAIL", "email not configured"), ("PUSH", "push not configured")]
+)
+def test_a_provider_without_client_is_permanent(
+    channel: str, words: str, event, settings, store, http
+) -> None:
+    notice, frame = event
+    profile = UserProfile(user_id=notice.user_id, email="a@b.c", push_tokens=("t",))
+
+    outcome = attempt_channel(channel, notice, frame, profile, make_deps(settings, store, http))
+
+    assert outcome.kind == Kind.PERMANENT
+    assert words in outcome.detail

@@ -146,11 +146,55 @@ def test_critical_active_session_resolves_to_the_live_web_session(
     event = _order(user, ["ACTIVE_SESSION", "DISCORD"])
     client.send(event)
 
+    assert sub.poll(10000), "the worker's publish did not reach the session"
+    assert decode_frame(sub.recv_multipart()[1]).event_id == event.event_id
+    # What the session server does when the browser answers {"ack": event_id}.
+    store.client.set(store.keys.web_ack(user, event.event_id), "1", ex=60)
+
     received = acks.collect(client, event.event_id)
     assert [(a.status, a.delivered_via) for a in received][-1] == (
         AckStatus.DELIVERED,
         ChannelType.WEB,
     )
-    assert sub.poll(5000), "the worker's publish did not reach the session"
-    assert decode_frame(sub.recv_multipart()[1]).event_id == event.event_id
     assert pipeline.state.requests("discord") == []
+
+
+def test_web_without_browser_ack_escalates_to_the_next_channel(
+    pipeline, client, subscribe, acks, new_id, store
+):
+    user = new_id("noack")
+    _webhooks(store, pipeline, user)
+    sub = subscribe(user)
+    event = _order(user, ["WEB", "DISCORD"])
+    client.send(event)
+
+    assert sub.poll(10000), "published to the live session"
+    received = acks.collect(client, event.event_id)
+    assert [(a.status, a.delivered_via) for a in received][-1] == (
+        AckStatus.DELIVERED,
+        ChannelType.DISCORD,
+    )
+    log = [
+        (e["channel"], e["kind"], e["detail"])
+        for e in store.delivery_log.read(user, event.event_id)
+    ]
+    assert log[0] == ("WEB", "skipped", "no ack from the web session within 2s")
+
+
+def test_email_and_push_deliver_through_their_sdks(pipeline, client, acks, new_id, store):
+    user = new_id("sdk")
+    store.directory.update(
+        user, email=f"{user}@example.com", push_tokens=("unregistered-old", "device-1")
+    )
+
+    email_event = _order(user, ["EMAIL"])
+    client.send(email_event)
+    assert acks.collect(client, email_event.event_id)[-1].delivered_via == ChannelType.EMAIL
+    [mail] = pipeline.state.requests("sendgrid")
+    assert mail["json"]["subject"] == "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
+
+    push_event = _order(user, ["PUSH"])
+    client.send(push_event)
+    assert acks.collect(client, push_event.event_id)[-1].delivered_via == ChannelType.PUSH
+    assert store.directory.get(user).push_tokens == ("device-1",), "UNREGISTERED token removed"
+    assert {r["provider"] for r in pipeline.state.requests()} >= {"oauth", "fcm"}
