@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from settings import Settings
+from settings import LOCAL_STACK_ENV_FILE, Settings
 
 __all__ = ["app", "main"]
 
@@ -99,14 +99,52 @@ def up(
 
 
 def _local_stack_env(settings: Settings) -> dict[str, str]:
-    """Children find the same Redis, and the providers default to the local sandbox."""
+    """Children find the same Redis, and every provider not configured by the operator points
+    at the local sandbox (written to the local-stack env file, so a second terminal agrees)."""
+    from sandbox import (
+        PROJECT_ID,
+        fcm_endpoint,
+        sendgrid_host,
+        service_account_file,
+        telegram_api_url,
+    )
+
+    sandbox_url = "http://127.0.0.1:8590"
+    defaults = {}
+    if not os.environ.get("NOTIFY_TELEGRAM_TOKEN"):
+        defaults |= {
+            "NOTIFY_TELEGRAM_TOKEN": "1000001:sandbox",
+            "NOTIFY_TELEGRAM_API_URL": telegram_api_url(sandbox_url),
+        }
+    if not os.environ.get("NOTIFY_SENDGRID_API_KEY"):
+        defaults |= {
+            "NOTIFY_SENDGRID_API_KEY": "SG.sandbox",
+            "NOTIFY_SENDGRID_HOST": sendgrid_host(sandbox_url),
+        }
+    if not os.environ.get("NOTIFY_FCM_CREDENTIALS"):
+        credentials = service_account_file(sandbox_url, Path(settings.data_dir) / "sandbox")
+        defaults |= {
+            "NOTIFY_FCM_CREDENTIALS": str(credentials.resolve()),
+            "NOTIFY_FCM_PROJECT_ID": PROJECT_ID,
+            "NOTIFY_FCM_ENDPOINT": fcm_endpoint(sandbox_url),
+        }
+    env_file = Path(os.environ.get("NOTIFY_ENV_FILE", LOCAL_STACK_ENV_FILE))
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.write_text(
+        "# Written by `notify up`: providers of the local stack (the sandbox).\n"
+        + "".join(f"{name}={value}\n" for name, value in defaults.items())
+    )
+    if defaults:
+        typer.echo(
+            f"notify: providers not configured use the sandbox at {sandbox_url} ({env_file})"
+        )
     bin_dir = str(Path(sys.executable).parent)
-    env = {
+    return {
+        **defaults,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "NOTIFY_REDIS_URL": settings.redis_url,
         "PYTHONUNBUFFERED": "1",
     }
-    return env
 
 
 @app.command()

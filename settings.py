@@ -6,13 +6,17 @@ docs/configuration.md. Build it once per process with `Settings()` and pass it d
 
 from __future__ import annotations
 
+import os
 import socket
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "connect_address"]
+__all__ = ["LOCAL_STACK_ENV_FILE", "Settings", "connect_address"]
+
+#: Written by `notify up`: the sandbox provider settings of the local stack.
+LOCAL_STACK_ENV_FILE = ".notify-data/stack.env"
 
 
 def connect_address(bind: str) -> str:
@@ -23,7 +27,14 @@ def connect_address(bind: str) -> str:
 class Settings(BaseSettings):
     """Every setting of the pipeline, from `NOTIFY_*` variables (and `CELERY_BROKER_URL`)."""
 
-    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", frozen=True)
+    # `notify up` writes the local stack's sandbox defaults to this file, so a second terminal
+    # talks to the same sandbox; real environment variables always win over it.
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFY_",
+        extra="ignore",
+        frozen=True,
+        env_file=os.environ.get("NOTIFY_ENV_FILE", LOCAL_STACK_ENV_FILE),
+    )
 
     # Stores and broker.
     redis_url: str = "redis://127.0.0.1:6379/0"
