@@ -1,0 +1,219 @@
+"""Who is connected, and the one zmq SUB that feeds them: subscriptions, fan-out, acks.
+
+One SUB socket is connected to every ingress XPUB. A user's topic (``user_id\\x00``) is
+subscribed when their first WebSocket opens and unsubscribed when their last one closes, so an
+ingress's presence flag is exactly "this user has a live browser session". Each XPUB message for
+the user goes to each of their sockets through a small per-socket queue (a slow browser never
+stalls the others; one that falls far behind is disconnected).
+
+An ack is recorded in Redis (``store.keys.web_ack``) only for an event this server sent to the
+acking socket's user; any other ack is ignored and logged. Everything here runs on one event
+loop; only that loop touches the SUB socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import redis
+import zmq
+import zmq.asyncio
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from logsetup import event_context
+from proto import FrameError, UserEvent, decode_frame, topic_for, user_of_topic
+from store import Store
+
+from .messages import ClientMessageError, acked_message, error_message, event_message, parse_ack
+
+__all__ = ["Hub", "Session"]
+
+log = logging.getLogger(__name__)
+
+#: Messages waiting for one socket before it counts as stuck and is closed.
+SEND_QUEUE = 1000
+#: Event ids remembered per connected user (for matching acks); the oldest are forgotten first.
+SENT_MEMORY = 4096
+#: WebSocket close code for a browser that does not keep up (1013: try again later).
+CLOSE_TOO_SLOW = 1013
+
+
+@dataclass(eq=False, slots=True)
+class Session:
+    """One open WebSocket of one authenticated user."""
+
+    user_id: str
+    connection: ServerConnection
+    outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
+    writer: asyncio.Task[None] | None = None
+    closer: asyncio.Task[None] | None = None
+
+    async def _write(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self.connection.send(await self.outbox.get())
+
+    def start(self) -> None:
+        self.writer = asyncio.create_task(self._write(), name=f"session-writer-{self.user_id}")
+
+    def push(self, text: str) -> None:
+        """Queue a message; close the socket when it is hopelessly behind."""
+        try:
+            self.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            if self.closer is None:
+                log.warning("user=%s session too slow, closing it", self.user_id)
+                self.closer = asyncio.create_task(self.connection.close(CLOSE_TOO_SLOW, "too slow"))
+
+    async def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.writer
+
+
+@dataclass(eq=False, slots=True)
+class _User:
+    sessions: set[Session] = field(default_factory=set)
+    #: event id -> None, oldest first: what this server sent to the user.
+    sent: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+    def remember(self, event_id: str) -> None:
+        self.sent[event_id] = None
+        self.sent.move_to_end(event_id)
+        while len(self.sent) > SENT_MEMORY:
+            self.sent.popitem(last=False)
+
+
+class Hub:
+    """The live sessions of one server and its SUB socket.
+
+    Parameters: `sub`, a zmq.asyncio SUB already connected to every ingress XPUB; `store`, for
+    recording acks; `ack_ttl_s`, the lifetime of a recorded ack (at least twice the WEB
+    channel's ack wait).
+    """
+
+    def __init__(self, sub: zmq.asyncio.Socket, store: Store, ack_ttl_s: int) -> None:
+        self._sub = sub
+        self._store = store
+        self._ack_ttl_s = ack_ttl_s
+        self._users: dict[str, _User] = {}
+
+    # Sessions and subscriptions.
+
+    def join(self, user_id: str, connection: ServerConnection) -> Session:
+        """A socket opened: subscribe the user's topic if it is their first."""
+        user = self._users.get(user_id)
+        if user is None:
+            user = self._users[user_id] = _User()
+            self._sub.setsockopt(zmq.SUBSCRIBE, topic_for(user_id))
+            log.info("user=%s subscribed (first session)", user_id)
+        session = Session(user_id, connection)
+        session.start()
+        user.sessions.add(session)
+        log.info("user=%s session opened sessions=%d", user_id, len(user.sessions))
+        return session
+
+    async def leave(self, session: Session) -> None:
+        """A socket closed: unsubscribe the user's topic if it was their last."""
+        await session.stop()
+        user = self._users.get(session.user_id)
+        if user is None:
+            return
+        user.sessions.discard(session)
+        log.info("user=%s session closed sessions=%d", session.user_id, len(user.sessions))
+        if not user.sessions:
+            del self._users[session.user_id]
+            self._unsubscribe(session.user_id)
+
+    def _unsubscribe(self, user_id: str) -> None:
+        with contextlib.suppress(zmq.ZMQError):  # the socket may already be closing
+            self._sub.setsockopt(zmq.UNSUBSCRIBE, topic_for(user_id))
+        log.info("user=%s unsubscribed (no session left)", user_id)
+
+    def unsubscribe_all(self) -> None:
+        """Drop every subscription (server stopping)."""
+        for user_id in list(self._users):
+            del self._users[user_id]
+            self._unsubscribe(user_id)
+
+    def users(self) -> set[str]:
+        """Users with at least one open session."""
+        return set(self._users)
+
+    def session_count(self, user_id: str) -> int:
+        """Open sessions of one user."""
+        user = self._users.get(user_id)
+        return len(user.sessions) if user else 0
+
+    # XPUB -> browsers.
+
+    async def pump(self) -> None:
+        """Forward every XPUB message to its user's sockets, until cancelled."""
+        while True:
+            frames = await self._sub.recv_multipart()
+            try:
+                self._deliver(frames)
+            except Exception:  # one odd message never stops delivery
+                log.exception("could not forward an XPUB message")
+
+    def _deliver(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            log.warning("XPUB message with %d frames ignored", len(frames))
+            return
+        topic, frame = frames
+        user_id = user_of_topic(topic)
+        user = self._users.get(user_id) if user_id else None
+        if user is None:  # an unsubscribe still in flight
+            return
+        try:
+            event = decode_frame(frame)
+        except FrameError as exc:
+            log.warning("user=%s undecodable XPUB frame ignored: %s", user_id, exc)
+            return
+        if not isinstance(event, UserEvent) or event.user_id != user_id:
+            log.warning("user=%s XPUB frame is not this user's UserEvent; ignored", user_id)
+            return
+        with event_context(event.event_id):
+            text = event_message(event)
+            user.remember(event.event_id)
+            for session in user.sessions:
+                session.push(text)
+            log.info("user=%s forwarded to sessions=%d", user_id, len(user.sessions))
+
+    # Browsers -> Redis.
+
+    async def on_message(self, session: Session, message: str | bytes) -> None:
+        """Handle one client message; never raises for bad input."""
+        try:
+            event_id = parse_ack(message)
+        except ClientMessageError as exc:
+            log.warning("user=%s malformed client message ignored: %s", session.user_id, exc)
+            session.push(error_message(str(exc)))
+            return
+        with event_context(event_id):
+            user = self._users.get(session.user_id)
+            if user is None or event_id not in user.sent:
+                log.warning(
+                    "user=%s ack for an event not sent to this user; ignored", session.user_id
+                )
+                session.push(error_message("unknown event", event_id))
+                return
+            try:
+                await asyncio.to_thread(self._record_ack, session.user_id, event_id)
+            except redis.RedisError as exc:
+                log.error("user=%s ack not recorded: %s", session.user_id, exc)
+                session.push(error_message("ack not recorded, try again", event_id))
+                return
+            log.info("user=%s web ack recorded", session.user_id)
+            session.push(acked_message(event_id))
+
+    def _record_ack(self, user_id: str, event_id: str) -> None:
+        key = self._store.keys.web_ack(user_id, event_id)
+        self._store.client.set(key, f"{time.time():.3f}", ex=self._ack_ttl_s)

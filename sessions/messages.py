@@ -1,0 +1,80 @@
+"""What travels on a session WebSocket, as JSON text messages (pure: no sockets, no Redis).
+
+Server -> browser:
+
+- ``{"type": "event", "event_id", "user_id", "event_type", "priority", "timestamp", "title",
+  "body", "payload"}``: one notification. Enums are names; ``timestamp`` is the event's unix
+  milliseconds; ``title`` and ``body`` are the channel-neutral summary (body = its lines joined
+  by newlines); ``payload`` is the event's JSON object, with exact decimals as strings.
+- ``{"type": "acked", "event_id"}``: the ack was recorded.
+- ``{"type": "error", "error", "event_id"?}``: a client message was ignored, and why.
+
+Browser -> server: ``{"ack": "<event_id>"}`` once the notification is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels import Notice, summarize
+from proto import ID_PATTERN, UserEvent
+
+__all__ = ["ClientMessageError", "acked_message", "error_message", "event_message", "parse_ack"]
+
+
+class ClientMessageError(ValueError):
+    """A browser message that is not a well-formed ack; the message says what is wrong."""
+
+
+def _dumps(message: dict[str, Any]) -> str:
+    # Payload numbers are parsed as Decimal (exact); they go out as their exact text.
+    return json.dumps(message, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_message(event: UserEvent) -> str:
+    """The notification message for one (validated) event."""
+    notice = Notice.from_event(event)
+    summary = summarize(notice)
+    return _dumps(
+        {
+            "type": "event",
+            "event_id": notice.event_id,
+            "user_id": notice.user_id,
+            "event_type": notice.event_type,
+            "priority": notice.priority,
+            "timestamp": notice.timestamp_ms,
+            "title": summary.title,
+            "body": "\n".join(summary.lines),
+            "payload": notice.payload,
+        }
+    )
+
+
+def acked_message(event_id: str) -> str:
+    """Confirms a recorded ack."""
+    return _dumps({"type": "acked", "event_id": event_id})
+
+
+def error_message(error: str, event_id: str | None = None) -> str:
+    """Says why a client message was ignored."""
+    message: dict[str, Any] = {"type": "error", "error": error}
+    if event_id is not None:
+        message["event_id"] = event_id
+    return _dumps(message)
+
+
+def parse_ack(message: str | bytes) -> str:
+    """The event id of an ``{"ack": id}`` message; ClientMessageError for anything else."""
+    if not isinstance(message, str):
+        raise ClientMessageError("binary message (expected JSON text)")
+    try:
+        data = json.loads(message)
+    except ValueError:
+        raise ClientMessageError("not JSON") from None
+    if not isinstance(data, dict) or "ack" not in data:
+        raise ClientMessageError('expected {"ack": "<event_id>"}')
+    event_id = data["ack"]
+    if not isinstance(event_id, str) or not ID_PATTERN.fullmatch(event_id):
+        raise ClientMessageError("ack is not a valid event id")
+    return event_id

@@ -1,0 +1,133 @@
+"""The session page in a real headless Chromium (Debian's chromium + chromedriver, via selenium):
+it logs in with the token, shows a delivered notification and acks it into Redis."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from client import make_event
+from sessions import load_secret, make_token
+
+from .conftest import wait_until
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: Generous: a cold browser on a loaded CI machine. Only ever an upper bound, never asserted on.
+WAIT_S = 30
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} missing: the page test needs Debian's browser and driver "
+            "(apt-get install -y chromium chromium-driver)",
+            pytrace=False,
+        )
+    profile = tempfile.mkdtemp(prefix="notify-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def status_of(driver: webdriver.Chrome) -> tuple[str, str]:
+    element = driver.find_element(By.ID, "status")
+    return element.get_attribute("data-state"), element.text
+
+
+def wait_for_status(driver: webdriver.Chrome, state: str) -> str:
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: status_of(d)[0] == state, f"page status never became {state!r}"
+    )
+    return status_of(driver)[1]
+
+
+def test_page_shows_and_acks_a_delivered_notification(
+    browser, session_server, client, store, token_for, new_id
+):
+    user = new_id("page")
+    browser.get(f"{session_server.url}/?token={token_for(user)}")
+    assert wait_for_status(browser, "connected") == f"connected as {user}"
+    wait_until(lambda: store.presence.is_present(user), "presence from the browser", WAIT_S)
+
+    event = make_event(
+        user,
+        "ORDER_FILLED",
+        "INFORMATIONAL",
+        payload={
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "fill_quantity": "0.5",
+            "fill_price": "50000.10",
+        },
+    )
+    client.send(event)
+
+    selector = f'li[data-event-id="{event.event_id}"][data-acked="true"]'
+    item = WebDriverWait(browser, WAIT_S).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, selector), "notification never shown as acked"
+    )[0]
+    title = item.find_element(By.CLASS_NAME, "title").text
+    assert "BUY 0.5 BTC/USDT @ 50000.10" in title
+    assert item.find_element(By.CLASS_NAME, "badge").text == "INFORMATIONAL"
+    assert "acked" in item.find_element(By.CLASS_NAME, "ack").text
+    assert store.client.get(store.keys.web_ack(user, event.event_id)) is not None
+
+    second = make_event(user, "STRATEGY_LOG", "INFORMATIONAL", payload={"message": "second one"})
+    client.send(second)
+    WebDriverWait(browser, WAIT_S).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, f'li[data-event-id="{second.event_id}"]'),
+        "second notification never shown",
+    )
+    shown = [
+        li.get_attribute("data-event-id")
+        for li in browser.find_elements(By.CSS_SELECTOR, "li.notice")
+    ]
+    assert shown[:2] == [second.event_id, event.event_id], "newest first"
+
+
+def test_page_says_why_a_token_is_refused(browser, session_server, settings, store, new_id):
+    expired = make_token(load_secret(settings, store), new_id("late"), ttl_s=60, now=1_000_000)
+    browser.get(f"{session_server.url}/?token={expired}")
+    wait_for_status(browser, "refused")
+    assert "expired token" in browser.find_element(By.ID, "error").text
+
+
+def test_page_accepts_a_pasted_token(browser, session_server, store, token_for, new_id):
+    user = new_id("pasted")
+    browser.get(f"{session_server.url}/")
+    WebDriverWait(browser, WAIT_S).until(
+        lambda d: "No token" in d.find_element(By.ID, "error").text, "no-token hint never shown"
+    )
+    browser.find_element(By.ID, "token").send_keys(token_for(user))
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    assert wait_for_status(browser, "connected") == f"connected as {user}"
+    wait_until(lambda: store.presence.is_present(user), "presence from the pasted token", WAIT_S)
