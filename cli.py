@@ -29,8 +29,10 @@ user_app = typer.Typer(
     help="The subscriber directory: each user's channel addresses.", no_args_is_help=True
 )
 sandbox_app = typer.Typer(help="The local provider sandbox (default port 8590).")
+sessions_app = typer.Typer(help="The WebSocket session server for browsers (default port 8570).")
 app.add_typer(user_app, name="user")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(sessions_app, name="sessions")
 
 ROOT = Path(__file__).resolve().parent
 
@@ -389,6 +391,46 @@ def sandbox_list(
             f"#{record['id']} {record['provider']} {record['method']} {record['path']} -> "
             f"{record['status']} {json.dumps(body)[:300]}"
         )
+
+
+# --- web sessions ------------------------------------------------------------------------------
+
+
+@sessions_app.callback(invoke_without_command=True)
+def sessions_run(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8570,
+) -> None:
+    """Serve the session server: WebSocket at /ws?token=…, the notifications page at /.
+
+    Example: `notify sessions`, then open the link `notify sessions token alice` prints.
+    """
+    if ctx.invoked_subcommand is None:
+        import sessions
+
+        raise typer.Exit(sessions.run(_settings(), host, port))
+
+
+@sessions_app.command("token")
+def sessions_token(
+    user_id: str,
+    ttl: Annotated[int, typer.Option(help="Seconds the token is valid.")] = 86400,
+    url: Annotated[
+        str, typer.Option(help="Base URL of the session server.")
+    ] = "http://127.0.0.1:8570",
+) -> None:
+    """Print a signed session token for USER_ID and the page link that uses it."""
+    import sessions
+
+    settings = _settings()
+    try:
+        token = sessions.issue_token(settings, _store(settings), user_id, ttl)
+    except ValueError as exc:
+        typer.echo(f"notify: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(token)
+    typer.echo(sessions.page_url(token, url))
 
 
 def main() -> None:

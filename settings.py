@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     metrics_port: int = 9570
     #: Most frames drained from the ROUTER into one batch.
     ingress_batch: int = 500
+    #: XPUB addresses of every ingress, comma-separated, for the session server to subscribe to;
+    #: empty = this deployment's one ingress (NOTIFY_INGRESS_XPUB).
+    sessions_xpub: str = ""
 
     # Channels and providers.
     session_secret: str = ""
@@ -105,3 +108,9 @@ class Settings(BaseSettings):
     def xpub_connect(self) -> str:
         """Where a live session connects its SUB."""
         return connect_address(self.ingress_xpub)
+
+    @property
+    def session_xpubs(self) -> list[str]:
+        """Every ingress XPUB the session server subscribes to."""
+        listed = [address.strip() for address in self.sessions_xpub.split(",") if address.strip()]
+        return listed or [self.xpub_connect]

@@ -88,7 +88,7 @@ class SessionServer:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.xpub_addresses = list(xpub_addresses or [settings.xpub_connect])
+        self.xpub_addresses = list(xpub_addresses or settings.session_xpubs)
         self.ack_ttl_s = max(2 * settings.web_ack_timeout_s, MIN_ACK_TTL_S)
         self._handshake = Handshake(load_secret(settings, store))
         self._socket = _bind(host, port)
