@@ -10,9 +10,11 @@ from .directory import Directory, UserProfile
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
 from .keys import CLAIM_TTL_S, Keys
 from .presence import PRESENCE_TTL_S, Presence
+from .telegram import LINK_TOKEN_TTL_S, TelegramLinks
 
 __all__ = [
     "CLAIM_TTL_S",
+    "LINK_TOKEN_TTL_S",
     "PRESENCE_TTL_S",
     "Claim",
     "ClaimState",
@@ -24,6 +26,7 @@ __all__ = [
     "Presence",
     "Seen",
     "Store",
+    "TelegramLinks",
     "UserProfile",
     "redis_answers",
     "start_embedded_redis",
@@ -53,3 +56,4 @@ class Store:
         self.presence = Presence(self.client, self.keys)
         self.directory = Directory(self.client, self.keys)
         self.delivery_log = DeliveryLog(self.client, self.keys)
+        self.telegram = TelegramLinks(self.client, self.keys, self.directory)

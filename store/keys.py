@@ -57,3 +57,15 @@ class Keys:
     def session_secret(self) -> str:
         """String: the generated HMAC key for session tokens, when none is configured."""
         return f"{self.prefix}session-secret"
+
+    def telegram_link(self, token: str) -> str:
+        """String: user id waiting for `/start <token>` in the bot (one-time, expires)."""
+        return f"{self.prefix}tglink:{token}"
+
+    def telegram_chat(self, chat_id: str) -> str:
+        """Set: user ids linked to one Telegram chat (reverse of `telegram_chat` in the directory)."""
+        return f"{self.prefix}tgchat:{chat_id}"
+
+    def telegram_active(self, user_id: str) -> str:
+        """String: unix time the user last wrote to the bot; expires after the active window."""
+        return f"{self.prefix}tgactive:{{{user_id}}}"

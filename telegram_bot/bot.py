@@ -1,0 +1,198 @@
+"""The bot's long-polling loop: read updates with getUpdates, link accounts, mark chats active.
+
+Endpoint: `<NOTIFY_TELEGRAM_API_URL>/bot<token>/getUpdates` and `sendMessage` (PTB `Bot` through
+`channels.telegram.TelegramClient`). Settings: `NOTIFY_TELEGRAM_TOKEN`, `NOTIFY_TELEGRAM_API_URL`,
+`NOTIFY_TELEGRAM_ACTIVE_S`, `NOTIFY_PROVIDER_TIMEOUT_S`, `NOTIFY_REDIS_URL`, `NOTIFY_KEY_PREFIX`.
+
+Messages: `/start <token>` consumes the one-time token and stores the chat on the user
+(`LINKED_REPLY`); an unknown, used or expired token gets `INVALID_REPLY`. Any message from a
+linked chat marks its users active for `NOTIFY_TELEGRAM_ACTIVE_S`. Errors while polling: rate
+limit -> wait `retry_after`; network, 5xx, Conflict -> back off (1 s doubling to 30 s); a
+rejected token -> `BotError` (the loop cannot work). Log lines are `key=value`, never with the
+bot token, a link token or message text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import telegram
+from telegram.error import InvalidToken, RetryAfter
+
+from channels.telegram import TelegramClient, build_client, classify
+from settings import Settings
+from store import Store
+
+__all__ = [
+    "HELLO_REPLY",
+    "INVALID_REPLY",
+    "LINKED_REPLY",
+    "POLL_TIMEOUT_S",
+    "UNLINKED_REPLY",
+    "BotError",
+    "handle_message",
+    "run_bot",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Long-poll wait of one getUpdates (the Bot API allows up to 50 s).
+POLL_TIMEOUT_S = 25
+#: How often the loop looks at the stop event while it waits.
+STOP_CHECK_S = 0.1
+#: First pause after a failed poll; doubles up to MAX_BACKOFF_S.
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
+
+LINKED_REPLY = "Linked: you will get notifications here."
+INVALID_REPLY = (
+    "This link is invalid or has expired (each link works once). Please ask for a new one."
+)
+HELLO_REPLY = "Hi! To get notifications here, open the link you were given for your account."
+UNLINKED_REPLY = "This chat is not linked to an account yet. Open your link to connect it."
+
+_START = re.compile(r"/start(?:@\w+)?(?:\s+(?P<arg>.*?))?\s*", re.DOTALL)
+
+
+class BotError(Exception):
+    """The bot cannot run (no token, or the token was rejected); never names the token."""
+
+
+def handle_message(store: Store, settings: Settings, chat_id: int, text: str) -> str | None:
+    """Act on one incoming message; returns the reply to send, or None for no reply."""
+    match = _START.fullmatch(text.strip())
+    if match:
+        token = (match.group("arg") or "").strip()
+        if not token:
+            linked = store.telegram.mark_chat_active(chat_id, settings.telegram_active_s)
+            return LINKED_REPLY if linked else HELLO_REPLY
+        user_id = store.telegram.consume_link_token(token)
+        if user_id is None:
+            log.info("telegram_bot link_rejected chat_id=%s", chat_id)
+            return INVALID_REPLY
+        store.telegram.link(user_id, chat_id)
+        store.telegram.mark_active(user_id, settings.telegram_active_s)
+        log.info("telegram_bot linked user_id=%s chat_id=%s", user_id, chat_id)
+        return LINKED_REPLY
+    users = store.telegram.mark_chat_active(chat_id, settings.telegram_active_s)
+    if not users:
+        return UNLINKED_REPLY
+    log.debug("telegram_bot active chat_id=%s users=%d", chat_id, len(users))
+    return None
+
+
+async def _until_stopped(coro: Coroutine[Any, Any, T], stop: threading.Event) -> tuple[bool, T]:
+    """Run `coro` unless `stop` is set first (then cancel it): (stopped, result)."""
+    task = asyncio.ensure_future(coro)
+    while not task.done():
+        if stop.is_set():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            return True, None  # type: ignore[return-value]
+        await asyncio.wait({task}, timeout=STOP_CHECK_S)
+    return False, task.result()
+
+
+async def _pause(seconds: float, stop: threading.Event) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    await _until_stopped(asyncio.sleep(seconds), stop)
+
+
+async def _reply(client: TelegramClient, chat_id: int, text: str) -> None:
+    try:
+        await asyncio.wait_for(
+            client.bot.send_message(chat_id=chat_id, text=text), client.timeout_s
+        )
+    except Exception as exc:  # the user may have blocked the bot meanwhile: log, go on
+        detail = client.redact(classify(exc).detail)
+        log.warning("telegram_bot reply_failed chat_id=%s detail=%s", chat_id, detail)
+
+
+async def _handle(
+    client: TelegramClient, store: Store, settings: Settings, update: telegram.Update
+) -> None:
+    message = update.message
+    if message is None or message.chat is None:
+        return
+    chat_id = message.chat.id
+    # Redis calls are short and this loop does nothing else meanwhile: run them inline.
+    reply = handle_message(store, settings, chat_id, message.text or "")
+    if reply:
+        await _reply(client, chat_id, reply)
+
+
+async def _poll(
+    client: TelegramClient, store: Store, settings: Settings, stop: threading.Event
+) -> None:
+    bot = client.bot
+    offset: int | None = None
+    confirmed: int | None = None
+    backoff = FIRST_BACKOFF_S
+    ready = False
+    while not stop.is_set():
+        try:
+            if not ready:
+                stopped, _ = await _until_stopped(
+                    asyncio.wait_for(bot.initialize(), client.timeout_s), stop
+                )
+                if stopped:
+                    break
+                ready = True
+                log.info("telegram_bot polling bot=@%s", bot.username)
+            stopped, updates = await _until_stopped(
+                bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=["message"]),
+                stop,
+            )
+        except InvalidToken:
+            raise BotError("telegram rejected the bot token (NOTIFY_TELEGRAM_TOKEN)") from None
+        except RetryAfter as exc:
+            outcome = classify(exc)
+            log.warning("telegram_bot poll_rate_limited retry_after_s=%s", outcome.retry_after_s)
+            await _pause(outcome.retry_after_s or FIRST_BACKOFF_S, stop)
+            continue
+        except Exception as exc:
+            detail = client.redact(classify(exc).detail)
+            log.warning("telegram_bot poll_failed backoff_s=%s detail=%s", backoff, detail)
+            await _pause(backoff, stop)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            continue
+        if stopped:
+            break
+        backoff = FIRST_BACKOFF_S
+        confirmed = offset
+        for update in updates:
+            offset = update.update_id + 1
+            try:
+                await _handle(client, store, settings, update)
+            except Exception:
+                log.exception("telegram_bot update_failed update_id=%s", update.update_id)
+    if ready and offset is not None and offset != confirmed:
+        # Confirm what was handled, so a restart does not see (and answer) it again.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(bot.get_updates(offset=offset, timeout=0), client.timeout_s)
+
+
+def run_bot(settings: Settings, stop_event: threading.Event, store: Store | None = None) -> None:
+    """Long-poll until `stop_event` is set; raises BotError when the bot cannot work at all.
+
+    Usable from a thread (tests) as well as from `main()`, which sets the event on SIGTERM/SIGINT.
+    """
+    client = build_client(settings)
+    if client is None:
+        raise BotError("telegram not configured: NOTIFY_TELEGRAM_TOKEN unset")
+    store = store or Store(settings.redis_url, settings.key_prefix)
+    log.info("telegram_bot starting")
+    try:
+        client.run(_poll(client, store, settings, stop_event))
+    finally:
+        client.close()
+        log.info("telegram_bot stopped")

@@ -1,0 +1,389 @@
+"""Telegram channel: the real PTB Bot against the sandbox Bot API, table-driven over its switches;
+the PTB error map; HTML rendering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from channels import Deps, Kind, Notice, Outcome
+from channels import telegram as tg
+from sandbox import UNKNOWN_CHAT_ID, SandboxServer, telegram_api_url
+from settings import Settings
+from store import Store
+
+#: A token easy to spot in any text that should not hold it.
+TOKEN = "7654321:SECRET-tg-token-for-tests_abcdef"
+SECRET = TOKEN.split(":", 1)[1]
+CHAT = 424242
+
+# PTB itself warns, when it builds a RetryAfter, that `retry_after` will become a timedelta.
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+
+def notice(**payload: object) -> Notice:
+    return Notice(
+        user_id=f"u-{uuid.uuid4().hex[:8]}",
+        event_id=f"e-{uuid.uuid4().hex[:8]}",
+        event_type="ORDER_REJECTED",
+        priority="CRITICAL",
+        payload=payload
+        or {"side": "sell", "quantity": "2", "symbol": "ETH/USDT", "error_message": "no funds"},
+    )
+
+
+def telegram_settings(settings: Settings, api_url: str, **changes: object) -> Settings:
+    return settings.model_copy(
+        update={"telegram_token": TOKEN, "telegram_api_url": api_url, **changes}
+    )
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def make_deps(settings: Settings, store: Store, client: tg.TelegramClient | None) -> Deps:
+    return Deps(
+        settings=settings,
+        store=store,
+        http=httpx.Client(timeout=5),
+        publish_web=lambda user, frame: None,
+        telegram=client,
+    )
+
+
+@pytest.fixture(scope="module")
+def client(sandbox: SandboxServer, settings: Settings) -> Iterator[tg.TelegramClient]:
+    """One client for the module, initialized (getMe) before any switch is set."""
+    built = tg.build_client(telegram_settings(settings, telegram_api_url(sandbox.url)))
+    assert built is not None
+    sandbox.state.set_switch("telegram", "ok")
+    built.initialize()
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def deps(settings: Settings, store: Store, client: tg.TelegramClient) -> Iterator[Deps]:
+    made = make_deps(settings, store, client)
+    yield made
+    made.http.close()
+
+
+def assert_no_secret(outcome: Outcome) -> None:
+    assert TOKEN not in outcome.detail
+    assert SECRET not in outcome.detail
+    assert "http://" not in outcome.detail
+
+
+def sent_messages(sandbox: SandboxServer) -> list[dict]:
+    return [r for r in sandbox.state.requests("telegram") if r["path"].endswith("/sendMessage")]
+
+
+# -- send over the sandbox -------------------------------------------------------------------------
+
+#: (switch mode, chat id, expected kind, words the detail must hold)
+CASES = [
+    pytest.param("ok", CHAT, Kind.DELIVERED, "message_id=", id="ok"),
+    pytest.param("rate_limit", CHAT, Kind.RATE_LIMITED, "retry after 3", id="rate_limit"),
+    pytest.param("server_error", CHAT, Kind.TRANSIENT, "internal server error", id="5xx"),
+    pytest.param("permanent", CHAT, Kind.PERMANENT, "blocked", id="blocked"),
+    pytest.param("ok", UNKNOWN_CHAT_ID, Kind.PERMANENT, "chat not found", id="chat_not_found"),
+]
+
+
+@pytest.mark.parametrize(("mode", "chat_id", "kind", "words"), CASES)
+def test_switch_maps_to_outcome(
+    mode: str, chat_id: int, kind: Kind, words: str, clean_sandbox: SandboxServer, deps: Deps
+) -> None:
+    clean_sandbox.state.set_switch("telegram", mode, retry_after=3)
+    text = tg.render(notice())
+
+    outcome = tg.send(text, str(chat_id), deps)
+
+    assert outcome.kind == kind, outcome
+    assert words in (outcome.receipt or outcome.detail).lower()
+    assert_no_secret(outcome)
+    if kind == Kind.RATE_LIMITED:
+        assert outcome.retry_after_s == 3
+    else:
+        assert outcome.retry_after_s is None
+    (record,) = sent_messages(clean_sandbox)
+    assert record["path"] == f"/telegram/bot{TOKEN}/sendMessage"
+    assert record["json"]["chat_id"] == str(chat_id)
+    assert record["json"]["parse_mode"] == "HTML"
+    assert record["json"]["text"] == text
+    assert Outcome.from_dict(outcome.as_dict()) == outcome
+
+
+def test_delivered_message_is_the_escaped_html(clean_sandbox: SandboxServer, deps: Deps) -> None:
+    event = notice(side="buy", symbol="<b>&", quantity="1", error_message='say "hi" & <i>bye</i>')
+
+    outcome = tg.send(tg.render(event), CHAT, deps)
+
+    assert outcome.kind == Kind.DELIVERED
+    assert outcome.receipt and outcome.receipt.startswith("telegram message_id=")
+    (record,) = sent_messages(clean_sandbox)
+    sent = record["json"]["text"]
+    assert "&lt;b&gt;&amp;" in sent
+    assert "say &quot;hi&quot; &amp; &lt;i&gt;bye&lt;/i&gt;" in sent
+    assert sent.startswith("<b>Order rejected — BUY 1 &lt;b&gt;&amp;</b>")
+    assert record["status"] == 200
+
+
+def test_connection_refused_is_transient(settings: Settings, store: Store) -> None:
+    client = tg.build_client(telegram_settings(settings, closed_port_url()))
+    assert client is not None
+    deps = make_deps(settings, store, client)
+    try:
+        outcome = tg.send(tg.render(notice()), CHAT, deps)
+    finally:
+        client.close()
+        deps.http.close()
+
+    assert outcome.kind == Kind.TRANSIENT, outcome
+    assert "network error" in outcome.detail
+    assert "127.0.0.1" not in outcome.detail
+    assert_no_secret(outcome)
+
+
+def test_a_failed_initialize_is_classified_then_retried(
+    clean_sandbox: SandboxServer, settings: Settings, store: Store
+) -> None:
+    client = tg.build_client(telegram_settings(settings, telegram_api_url(clean_sandbox.url)))
+    assert client is not None
+    deps = make_deps(settings, store, client)
+    try:
+        clean_sandbox.state.set_switch("telegram", "server_error", times=1)  # getMe fails
+        first = tg.send(tg.render(notice()), CHAT, deps)
+        second = tg.send(tg.render(notice()), CHAT, deps)
+    finally:
+        client.close()
+        deps.http.close()
+
+    assert first.kind == Kind.TRANSIENT
+    assert second.kind == Kind.DELIVERED
+    methods = [r["path"].rsplit("/", 1)[-1] for r in clean_sandbox.state.requests("telegram")]
+    assert [m for m in methods if m != "getUpdates"] == ["getMe", "getMe", "sendMessage"]
+
+
+def test_slow_provider_times_out_as_transient(
+    clean_sandbox: SandboxServer, settings: Settings, store: Store
+) -> None:
+    client = tg.build_client(
+        telegram_settings(settings, telegram_api_url(clean_sandbox.url), provider_timeout_s=0.2)
+    )
+    assert client is not None
+    deps = make_deps(settings, store, client)
+    try:
+        client.initialize()
+        clean_sandbox.state.set_switch("telegram", "ok", latency_ms=1500)
+        outcome = tg.send(tg.render(notice()), CHAT, deps)
+    finally:
+        client.close()
+        deps.http.close()
+
+    assert outcome.kind == Kind.TRANSIENT, outcome
+    assert "timeout" in outcome.detail
+    assert_no_secret(outcome)
+
+
+def test_without_a_token_there_is_no_client_and_send_is_permanent(
+    settings: Settings, store: Store
+) -> None:
+    assert tg.build_client(settings.model_copy(update={"telegram_token": ""})) is None
+    deps = make_deps(settings, store, None)
+
+    outcome = tg.send(tg.render(notice()), CHAT, deps)
+    deps.http.close()
+
+    assert outcome.kind == Kind.PERMANENT
+    assert "NOTIFY_TELEGRAM_TOKEN" in outcome.detail
+
+
+def test_a_closed_client_still_answers_with_an_outcome(
+    sandbox: SandboxServer, settings: Settings, store: Store
+) -> None:
+    client = tg.build_client(telegram_settings(settings, telegram_api_url(sandbox.url)))
+    assert client is not None
+    client.close()
+    client.close()  # idempotent
+    deps = make_deps(settings, store, client)
+
+    outcome = tg.send(tg.render(notice()), CHAT, deps)
+    deps.http.close()
+
+    assert outcome.kind == Kind.TRANSIENT
+    assert outcome.detail.startswith("internal error:")
+
+
+# -- the error map -----------------------------------------------------------------------------------
+
+#: (makes the exception, kind, retry_after_s, words in the detail)
+ERRORS = [
+    pytest.param(lambda: RetryAfter(3), Kind.RATE_LIMITED, 3.0, "retry after 3", id="retry_after_int"),
+    pytest.param(
+        lambda: RetryAfter(dt.timedelta(seconds=2.5)), Kind.RATE_LIMITED, 2.5, "2.5", id="retry_after_td"
+    ),
+    pytest.param(lambda: Forbidden("Forbidden: bot was blocked by the user"), Kind.PERMANENT, None,
+                 "blocked", id="forbidden"),
+    pytest.param(lambda: BadRequest("Bad Request: chat not found"), Kind.PERMANENT, None,
+                 "chat not found", id="bad_request"),
+    pytest.param(lambda: ChatMigrated(-1001234), Kind.PERMANENT, None, "chat migrated to -1001234",
+                 id="migrated"),
+    pytest.param(lambda: InvalidToken(f"The token `{TOKEN}` was rejected by the server."),
+                 Kind.PERMANENT, None, "rejected the bot token", id="invalid_token"),
+    pytest.param(lambda: TimedOut(), Kind.TRANSIENT, None, "timeout", id="timed_out"),
+    pytest.param(lambda: NetworkError("httpx.ConnectError: All connection attempts failed"),
+                 Kind.TRANSIENT, None, "network error", id="network"),
+    pytest.param(lambda: NetworkError("Internal Server Error"), Kind.TRANSIENT, None,
+                 "internal server error", id="5xx"),
+    pytest.param(lambda: Conflict("Conflict: terminated by other getUpdates request"), Kind.TRANSIENT,
+                 None, "conflict", id="conflict"),
+    pytest.param(lambda: TelegramError("something new"), Kind.TRANSIENT, None, "something new",
+                 id="telegram_other"),
+    pytest.param(lambda: TimeoutError(), Kind.TRANSIENT, None, "timeout", id="call_timeout"),
+    pytest.param(lambda: ValueError("boom"), Kind.TRANSIENT, None, "internal error: valueerror: boom",
+                 id="other"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("make", "kind", "retry_after_s", "words"), ERRORS)
+def test_classify(
+    make: Callable[[], BaseException], kind: Kind, retry_after_s: float | None, words: str
+) -> None:
+    outcome = tg.classify(make())
+
+    assert outcome.kind == kind
+    assert outcome.retry_after_s == retry_after_s
+    assert words in outcome.detail.lower()
+    assert_no_secret(outcome)
+
+
+def test_classify_drops_urls_that_carry_the_token() -> None:
+    exc = NetworkError(f"httpx.ConnectError: failed for https://api.telegram.org/bot{TOKEN}/x")
+    outcome = tg.classify(exc)
+    assert outcome.kind == Kind.TRANSIENT
+    assert_no_secret(outcome)
+    assert "api.telegram.org" not in outcome.detail
+
+
+def test_client_redacts_the_token_and_its_secret_half(
+    client: tg.TelegramClient,
+) -> None:
+    assert client.redact(f"a {TOKEN} b {SECRET} c") == "a <token> b <token> c"
+
+
+def test_migrated_chat_id_from_the_error_and_from_its_outcome() -> None:
+    exc = ChatMigrated(-1009876)
+    outcome = tg.classify(exc)
+
+    assert tg.migrated_chat_id(exc) == "-1009876"
+    assert tg.migrated_chat_id(outcome) == "-1009876"
+    assert tg.migrated_chat_id(Outcome.from_dict(outcome.as_dict())) == "-1009876"
+    assert tg.migrated_chat_id(tg.classify(Forbidden("blocked"))) is None
+    assert tg.migrated_chat_id(Outcome.delivered("chat migrated to 5")) is None
+
+
+def test_is_active_reads_the_store(store: Store) -> None:
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    assert tg.is_active(store, user, 900) is False
+    store.telegram.mark_active(user, 900)
+    assert tg.is_active(store, user, 900) is True
+
+
+# -- render ----------------------------------------------------------------------------------------
+
+_OUR_TAGS = re.compile(r"</?(b|i)>")
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#x27);")
+
+
+def assert_valid_html(text: str) -> None:
+    """Only our own tags, and every & starts an entity Telegram knows."""
+    bare = _OUR_TAGS.sub("", text)
+    assert "<" not in bare and ">" not in bare, text
+    assert "&" not in _ENTITY.sub("", bare), text
+
+
+def test_render_escapes_every_user_string() -> None:
+    event = Notice(
+        user_id="u1",
+        event_id="e-<1>&",
+        event_type="STRATEGY_LOG",
+        priority="NORMAL",
+        payload={"strategy_name": "<b>&", "log_level": "warn", "message": "x < y & 'z' > \"w\""},
+    )
+
+    text = tg.render(event)
+
+    assert_valid_html(text)
+    assert text.startswith("<b>Strategy log — &lt;b&gt;&amp;: [WARN] x &lt; y &amp; ")
+    assert "&#x27;z&#x27; &gt; &quot;w&quot;" in text
+    assert text.endswith("<i>NORMAL · e-&lt;1&gt;&amp;</i>")
+
+
+def test_render_has_title_lines_and_footer() -> None:
+    event = notice(side="sell", quantity="2", symbol="ETH/USDT", error_message="no funds")
+
+    text = tg.render(event)
+
+    lines = text.split("\n")
+    assert lines[0] == "<b>Order rejected — SELL 2 ETH/USDT</b>"
+    assert "Error: no funds" in lines
+    assert lines[-2] == ""
+    assert lines[-1] == f"<i>CRITICAL · {event.event_id}</i>"
+
+
+@pytest.mark.parametrize("filler", ["&", "x", "😀", "<>"])
+def test_render_stays_within_4096_and_well_formed(filler: str) -> None:
+    event = Notice(
+        user_id="u1",
+        event_id="e1",
+        event_type="ORDER_REJECTED",
+        priority="CRITICAL",
+        payload={
+            "symbol": filler * 5000,
+            "error_message": filler * 9000,
+            "order_id": "o-1",
+            "strategy_id": filler * 3000,
+        },
+    )
+
+    text = tg.render(event)
+
+    assert len(text) <= tg.MAX_TEXT
+    assert len(text.encode("utf-16-le")) // 2 <= tg.MAX_TEXT
+    assert_valid_html(text)
+    assert text.endswith("<i>CRITICAL · e1</i>")
+    assert "…" in text
+
+
+def test_render_is_exact_for_a_short_event() -> None:
+    event = notice(symbol="A&B")
+    assert html.escape("A&B") in tg.render(event)
+
+
+def test_retry_after_as_a_timedelta_when_ptb_is_told_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    outcome = tg.classify(RetryAfter(4))
+    assert (outcome.kind, outcome.retry_after_s) == (Kind.RATE_LIMITED, 4.0)
