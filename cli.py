@@ -236,6 +236,22 @@ def user_set(
     _print_profile(profile)
 
 
+@user_app.command("link-telegram")
+def user_link_telegram(user_id: str) -> None:
+    """Print a one-time https://t.me/<bot>?start=<token> link; opening it links the user's chat.
+
+    The bot process (`notify telegram-bot`) must be running to answer the /start.
+    """
+    from telegram_bot import LinkError, create_link
+
+    settings = _settings()
+    try:
+        typer.echo(create_link(settings, _store(settings), user_id))
+    except (ValueError, LinkError) as exc:
+        typer.echo(f"notify: {exc}", err=True)
+        raise typer.Exit(2 if isinstance(exc, ValueError) else 1) from exc
+
+
 @user_app.command("show")
 def user_show(user_id: str) -> None:
     """Print a user's addresses and preferences."""
@@ -250,6 +266,14 @@ def _print_profile(profile) -> None:
     for name, value in profile.as_dict().items():
         shown = ", ".join(value) if isinstance(value, list) else value
         typer.echo(f"{name + ':':17}{shown or '-'}")
+
+
+@app.command("telegram-bot")
+def telegram_bot() -> None:
+    """Run the Telegram bot: long-polls getUpdates, links chats on /start <token>, marks chats active."""
+    from telegram_bot import main as bot_main
+
+    raise typer.Exit(bot_main())
 
 
 # --- sending -----------------------------------------------------------------------------------

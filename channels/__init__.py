@@ -1,6 +1,6 @@
 """Provider I/O and rendering only: every channel returns an Outcome, never raises."""
 
-from . import discord, email, push, slack, web
+from . import discord, email, push, slack, telegram, web
 from .deps import Deps
 from .dispatch import ADDRESSED_CHANNELS, attempt_channel
 from .notice import Notice
@@ -21,5 +21,6 @@ __all__ = [
     "push",
     "slack",
     "summarize",
+    "telegram",
     "web",
 ]

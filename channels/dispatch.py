@@ -12,7 +12,7 @@ from types import ModuleType
 
 from store import UserProfile
 
-from . import discord, email, push, slack
+from . import discord, email, push, slack, telegram
 from .deps import Deps
 from .notice import Notice
 from .outcome import Outcome, SkipCode
@@ -26,6 +26,7 @@ ADDRESSED_CHANNELS: dict[str, tuple[ModuleType, str]] = {
     "DISCORD": (discord, "discord_webhook"),
     "SLACK": (slack, "slack_webhook"),
     "EMAIL": (email, email.ADDRESS_FIELD),
+    "TELEGRAM": (telegram, telegram.ADDRESS_FIELD),
 }
 
 

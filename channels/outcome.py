@@ -46,7 +46,9 @@ class Outcome:
 
     @classmethod
     def delivered(cls, receipt: str = "") -> Outcome:
-        return cls(Kind.DELIVERED, "delivered", receipt=receipt)
+        return cls(
+            Kind.DELIVERED, f"delivered ({receipt})" if receipt else "delivered", receipt=receipt
+        )
 
     @classmethod
     def transient(cls, detail: str) -> Outcome:

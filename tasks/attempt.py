@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from channels import Kind, Notice, Outcome, SkipCode, attempt_channel, web
+from channels import Kind, Notice, Outcome, SkipCode, attempt_channel, telegram, web
 from logsetup import event_context
 from proto import UserEvent, decode_frame
 from store import CLAIM_TTL_S
@@ -37,8 +37,13 @@ def _with_outcome(carry: dict[str, Any], channel: str, outcome: Outcome) -> dict
 
 
 def _is_active(channel: str, user_id: str, deps) -> bool:
+    """A live session on the channel: a browser for WEB, a recent chat for TELEGRAM."""
     if channel == "WEB":
         return deps.store.presence.is_present(user_id)
+    if channel == "TELEGRAM":
+        return telegram.is_active(deps.store, user_id, deps.settings.telegram_active_s)
+    if channel == "ACTIVE_SESSION":
+        return _is_active("WEB", user_id, deps) or _is_active("TELEGRAM", user_id, deps)
     return False
 
 
@@ -88,11 +93,15 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
 
     outcome = _precheck(job, deps, now)
     if outcome is None and channel == "ACTIVE_SESSION":
-        if deps.store.presence.is_present(user_id):
-            resolved = {**job, "channel": "WEB", "resolved_from": "ACTIVE_SESSION"}
-            log.info("channel=ACTIVE_SESSION resolved=WEB")
-            replacement = attempt.s(carry, resolved).set(queue=queue_for(event["priority"], "WEB"))
-            raise task.replace(replacement)
+        # At delivery time: the live web session, else a recently active Telegram chat.
+        for concrete in ("WEB", "TELEGRAM"):
+            if _is_active(concrete, user_id, deps):
+                resolved = {**job, "channel": concrete, "resolved_from": "ACTIVE_SESSION"}
+                log.info("channel=ACTIVE_SESSION resolved=%s", concrete)
+                replacement = attempt.s(carry, resolved).set(
+                    queue=queue_for(event["priority"], concrete)
+                )
+                raise task.replace(replacement)
         outcome = Outcome.skipped(SkipCode.NOT_ACTIVE, "no live session on any channel")
 
     if outcome is None and channel == "WEB":
@@ -183,4 +192,10 @@ def _deliver(job: dict[str, Any], deps) -> Outcome:
         last_left = job["plan"][-1]["channel"] == channel
         if not (event["priority"] == "CRITICAL" and last_left):
             return Outcome.skipped(SkipCode.MUTED, f"{channel} muted for {event['event_type']}")
-    return attempt_channel(channel, notice, frame, profile, deps)
+    outcome = attempt_channel(channel, notice, frame, profile, deps)
+    new_chat = telegram.migrated_chat_id(outcome) if channel == "TELEGRAM" else None
+    if new_chat:
+        # The group became a supergroup: follow it, and try again there.
+        deps.store.telegram.link(user_id, new_chat)
+        return Outcome.transient(f"telegram chat migrated to {new_chat}; retrying there")
+    return outcome

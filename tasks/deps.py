@@ -7,7 +7,7 @@ import logging
 import httpx
 from celery.signals import worker_process_init
 
-from channels import Deps, email, push
+from channels import Deps, email, push, telegram
 from settings import Settings
 from store import Store
 
@@ -41,6 +41,7 @@ def _build() -> Deps:
         publish_web=publish_web,
         sendgrid=_provider_client("email", email.build_client, settings),
         fcm=_provider_client("push", push.build_client, settings),
+        telegram=_provider_client("telegram", telegram.build_client, settings),
     )
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from channels import Notice, discord, email, push, slack, summarize
+from channels import Notice, discord, email, push, slack, summarize, telegram
 from proto import EventType, UserEvent
 from sessions import event_message
 
@@ -171,6 +171,11 @@ def test_rendering_on_every_channel(event_type: str):
     note = push.render(notice)
     assert note.title == title
     assert note.data["event_type"] == event_type and note.data["event_id"] == "e-1"
+
+    text = telegram.render(notice)
+    assert html.escape(title, quote=False) in text or html.escape(title) in text
+    if line:
+        assert html.escape(line, quote=False) in text or html.escape(line) in text
 
     web = json.loads(event_message(event))
     assert web["title"] == title

@@ -198,3 +198,65 @@ def test_email_and_push_deliver_through_their_sdks(pipeline, client, acks, new_i
     assert acks.collect(client, push_event.event_id)[-1].delivered_via == ChannelType.PUSH
     assert store.directory.get(user).push_tokens == ("device-1",), "UNREGISTERED token removed"
     assert {r["provider"] for r in pipeline.state.requests()} >= {"oauth", "fcm"}
+
+
+def test_telegram_delivers_through_ptb(pipeline, client, acks, new_id, store):
+    user = new_id("tg")
+    store.telegram.link(user, "424242")
+    event = _order(user, ["TELEGRAM"])
+    client.send(event)
+
+    assert acks.collect(client, event.event_id)[-1].delivered_via == ChannelType.TELEGRAM
+    [sent] = [r for r in pipeline.state.requests("telegram") if r["path"].endswith("/sendMessage")]
+    body = sent["json"] or {}
+    assert str(body.get("chat_id")) == "424242"
+    assert "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)" in body.get("text", "")
+
+
+def test_telegram_blocked_by_the_user_escalates_at_once(pipeline, client, acks, new_id, store):
+    user = new_id("tgblocked")
+    store.telegram.link(user, "515151")
+    _webhooks(store, pipeline, user)
+    pipeline.state.set_switch("telegram", "permanent")
+    event = _order(user, ["TELEGRAM", "SLACK"])
+    client.send(event)
+
+    assert acks.collect(client, event.event_id)[-1].delivered_via == ChannelType.SLACK
+    [attempt] = [
+        e for e in store.delivery_log.read(user, event.event_id) if e["channel"] == "TELEGRAM"
+    ]
+    assert attempt["kind"] == "permanent" and "blocked" in attempt["detail"]
+
+
+def test_active_session_falls_back_to_an_active_telegram_chat(
+    pipeline, client, acks, new_id, store, settings
+):
+    user = new_id("tgactive")
+    store.telegram.link(user, "616161")
+    store.telegram.mark_active(user, settings.telegram_active_s)
+    store.directory.update(user, email=f"{user}@example.com")
+    event = _order(user, ["ACTIVE_SESSION", "EMAIL"])
+    client.send(event)
+
+    assert acks.collect(client, event.event_id)[-1].delivered_via == ChannelType.TELEGRAM
+    assert pipeline.state.requests("sendgrid") == []
+
+
+def test_a_muted_channel_is_skipped_unless_it_is_the_last_for_critical(
+    pipeline, client, acks, new_id, store
+):
+    user = new_id("muted")
+    _webhooks(store, pipeline, user)
+    store.directory.update(user, muted=("DISCORD:ORDER_FILLED", "SLACK:ORDER_FILLED"))
+    event = _order(user, ["DISCORD", "SLACK"])
+    client.send(event)
+
+    assert acks.collect(client, event.event_id)[-1].delivered_via == ChannelType.SLACK
+    log = [
+        (e["channel"], e["kind"], e["detail"])
+        for e in store.delivery_log.read(user, event.event_id)
+    ]
+    assert log == [
+        ("DISCORD", "skipped", "DISCORD muted for ORDER_FILLED"),
+        ("SLACK", "delivered", "delivered (slack HTTP 200)"),
+    ]
