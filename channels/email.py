@@ -36,7 +36,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import parseaddr
 from typing import Any
 from urllib.error import URLError
 
@@ -50,6 +50,7 @@ from .deps import Deps
 from .notice import Notice
 from .outcome import Outcome
 from .render import summarize
+from .retry_after import retry_after_seconds
 
 __all__ = [
     "ADDRESS_FIELD",
@@ -176,17 +177,9 @@ def _header(headers: Any, name: str) -> str | None:
 def _retry_after(headers: Any) -> float:
     """Retry-After (seconds or an HTTP date), else X-RateLimit-Reset (unix time) minus now."""
     now = time.time()
-    value = _header(headers, "Retry-After")
-    if value:
-        try:
-            seconds = float(value)
-            if math.isfinite(seconds):
-                return max(seconds, 0.0)
-        except ValueError:
-            try:
-                return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
-            except (TypeError, ValueError):
-                pass
+    seconds = retry_after_seconds(_header(headers, "Retry-After"), now)
+    if seconds is not None:
+        return seconds
     reset = _header(headers, "X-RateLimit-Reset")
     if reset:
         try:

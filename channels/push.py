@@ -42,11 +42,8 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import google.auth.exceptions
@@ -63,6 +60,7 @@ from .deps import Deps
 from .notice import Notice
 from .outcome import Kind, Outcome, SkipCode
 from .render import summarize
+from .retry_after import retry_after_seconds
 
 __all__ = [
     "ADDRESS_FIELD",
@@ -399,18 +397,8 @@ def _error_codes(response: requests.Response) -> set[str]:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float:
-    value = str(headers.get("Retry-After") or "").strip()
-    if value:
-        try:
-            seconds = float(value)
-            if math.isfinite(seconds):
-                return max(seconds, 0.0)
-        except ValueError:
-            try:
-                return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-            except (TypeError, ValueError):
-                pass
-    return DEFAULT_RETRY_AFTER_S
+    seconds = retry_after_seconds(headers.get("Retry-After"))
+    return DEFAULT_RETRY_AFTER_S if seconds is None else seconds
 
 
 def _classify_response(response: requests.Response) -> Outcome:

@@ -52,6 +52,13 @@ def _join(*parts: str) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _summary(notice: Notice, head: str, labelled: tuple[tuple[str, str], ...] = ()) -> Summary:
+    """ "<Event type> — <head>" and a "Label: value" line per payload field that is present."""
+    p = notice.payload
+    title = f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type)
+    return Summary(title, tuple(f"{label}: {_s(p, key)}" for key, label in labelled if _s(p, key)))
+
+
 def _order(notice: Notice) -> Summary:
     p = notice.payload
     filled = notice.event_type == "ORDER_FILLED"
@@ -62,19 +69,16 @@ def _order(notice: Notice) -> Summary:
         head = f"{head} @ {price}"
     if _s(p, "exchange"):
         head = f"{head} ({_s(p, 'exchange')})"
-    lines = [
-        f"{label}: {_s(p, key)}"
-        for key, label in (
+    return _summary(
+        notice,
+        head,
+        (
             ("order_type", "Type"),
             ("status", "Status"),
             ("order_id", "Order"),
             ("strategy_id", "Strategy"),
             ("error_message", "Error"),
-        )
-        if _s(p, key)
-    ]
-    return Summary(
-        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+        ),
     )
 
 
@@ -83,10 +87,7 @@ def _alert(notice: Notice) -> Summary:
     head = _join(_s(p, "symbol") + ":" if _s(p, "symbol") else "", _s(p, "condition"))
     if _s(p, "triggered_price"):
         head = _join(head, f"at {_s(p, 'triggered_price')}")
-    lines = [f"Alert: {_s(p, 'alert_id')}"] if _s(p, "alert_id") else []
-    return Summary(
-        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
-    )
+    return _summary(notice, head, (("alert_id", "Alert"),))
 
 
 def _position(notice: Notice) -> Summary:
@@ -94,20 +95,17 @@ def _position(notice: Notice) -> Summary:
     head = _join(_s(p, "side").upper(), _s(p, "size"), _s(p, "symbol"))
     if _s(p, "exchange"):
         head = f"{head} ({_s(p, 'exchange')})"
-    lines = [
-        f"{label}: {_s(p, key)}"
-        for key, label in (
+    return _summary(
+        notice,
+        head,
+        (
             ("entry_price", "Entry"),
             ("current_price", "Price"),
             ("liquidation_price", "Liquidation"),
             ("unrealized_pnl", "Unrealized PnL"),
             ("realized_pnl", "Realized PnL"),
             ("leverage", "Leverage"),
-        )
-        if _s(p, key)
-    ]
-    return Summary(
-        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+        ),
     )
 
 
@@ -116,17 +114,10 @@ def _workspace(notice: Notice) -> Summary:
     head = _join(
         _s(p, "symbol"), _s(p, "timeframe"), _s(p, "indicator_name"), _s(p, "annotation_type")
     )
-    lines = [
-        f"{label}: {_s(p, key)}"
-        for key, label in (
-            ("change_type", "Change"),
-            ("workspace_id", "Workspace"),
-            ("annotation_id", "Annotation"),
-        )
-        if _s(p, key)
-    ]
-    return Summary(
-        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+    return _summary(
+        notice,
+        head,
+        (("change_type", "Change"), ("workspace_id", "Workspace"), ("annotation_id", "Annotation")),
     )
 
 
@@ -134,21 +125,19 @@ def _strategy(notice: Notice) -> Summary:
     p = notice.payload
     name = _s(p, "strategy_name") or _s(p, "strategy_id")
     level = _s(p, "log_level").upper()
-    head = _join(
-        name + ":" if name and _s(p, "message") else name,
-        f"[{level}]" if level else "",
-        _s(p, "message"),
-    )
-    return Summary(f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type))
+    message = _s(p, "message")
+    head = _join(name + ":" if name and message else name, f"[{level}]" if level else "", message)
+    return _summary(notice, head)
 
 
 def _backtest(notice: Notice) -> Summary:
     p = notice.payload
     name = _s(p, "strategy_name") or _s(p, "strategy_id")
     head = _join(name, f"on {_s(p, 'symbol')}" if _s(p, "symbol") else "", _s(p, "timeframe"))
-    lines = [
-        f"{label}: {_s(p, key)}"
-        for key, label in (
+    return _summary(
+        notice,
+        head,
+        (
             ("total_trades", "Trades"),
             ("winning_trades", "Winning"),
             ("losing_trades", "Losing"),
@@ -157,11 +146,7 @@ def _backtest(notice: Notice) -> Summary:
             ("sharpe_ratio", "Sharpe"),
             ("max_drawdown", "Max drawdown"),
             ("results_path", "Results"),
-        )
-        if _s(p, key)
-    ]
-    return Summary(
-        f"{_human(notice.event_type)} — {head}" if head else _human(notice.event_type), tuple(lines)
+        ),
     )
 
 

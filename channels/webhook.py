@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from .outcome import Outcome
+from .retry_after import retry_after_seconds
 
 __all__ = ["classify_response", "post_json"]
 
@@ -28,10 +29,8 @@ def _retry_after(response: httpx.Response) -> float:
             return max(float(body["retry_after"]), 0.0)
     except ValueError:
         pass
-    try:
-        return max(float(response.headers["Retry-After"]), 0.0)
-    except (KeyError, ValueError):
-        return DEFAULT_RETRY_AFTER_S
+    seconds = retry_after_seconds(response.headers.get("Retry-After"))
+    return DEFAULT_RETRY_AFTER_S if seconds is None else seconds
 
 
 def _reason(response: httpx.Response) -> str:
