@@ -87,11 +87,11 @@ def up(
         except EmbeddedRedisError as exc:
             typer.echo(f"notify: {exc}", err=True)
             raise typer.Exit(1) from exc
-    env = {**os.environ, **_local_stack_env(settings)}
     manager = Manager()
-    for name, process in parse_procfile(procfile.read_text()).processes.items():
-        manager.add_process(name, process, env=env, cwd=str(ROOT))
     try:
+        env = {**os.environ, **_local_stack_env(settings)}
+        for name, process in parse_procfile(procfile.read_text()).processes.items():
+            manager.add_process(name, process, env=env, cwd=str(ROOT))
         manager.loop()
     finally:
         if redis_process is not None:

@@ -9,6 +9,7 @@ __all__ = [
     "FRAMES_REJECTED",
     "PRESENCE",
     "PUBLISHED",
+    "RELAY_DROPPED",
     "SUBSCRIPTIONS",
 ]
 
@@ -23,5 +24,8 @@ ACKS_DROPPED = Counter(
 PUBLISHED = Counter("notify_ingress_published_total", "Frames published on XPUB", ["source"])
 SUBSCRIPTIONS = Counter(
     "notify_ingress_subscriptions_total", "XPUB (un)subscriptions seen", ["kind"]
+)
+RELAY_DROPPED = Counter(
+    "notify_ingress_relay_dropped_total", "Relay messages from workers dropped", ["reason"]
 )
 PRESENCE = Gauge("notify_ingress_present_users", "Users with a live XPUB subscriber here")

@@ -135,6 +135,7 @@ class EventRouter:
         )
         fast: list[tuple[Inbound, UserEvent]] = []
         enqueued: list[tuple[Inbound, UserEvent]] = []
+        broker_down = False
         for (inbound, event), claim in zip(queued, claims, strict=True):
             priority = Priority.Name(event.delivery.priority)
             if claim.seen == Seen.KNOWN:
@@ -154,15 +155,28 @@ class EventRouter:
             ):
                 fast.append((inbound, event))
                 metrics.EVENTS.labels(priority, "xpub").inc()
-            elif self._enqueue(event, inbound.routing_id, claim.received_ms, plan):
+            elif not broker_down and self._enqueue(
+                event, inbound.routing_id, claim.received_ms, plan
+            ):
                 enqueued.append((inbound, event))
                 metrics.EVENTS.labels(priority, "queued").inc()
             else:
-                # No ack: the container resends and the released claim lets it through.
+                # No ack: the container resends and the released claim lets it through. Once one
+                # publish failed, the rest of the batch fails at once (the loop must not stall).
+                broker_down = True
                 self._store.claims.release(event.user_id, event.event_id)
                 metrics.EVENTS.labels(priority, "publish_failed").inc()
         self._deliver_fast(fast, result)
-        marked = self._store.claims.mark_queued_many([(e.user_id, e.event_id) for _, e in enqueued])
+        try:
+            marked = self._store.claims.mark_queued_many(
+                [(e.user_id, e.event_id) for _, e in enqueued]
+            )
+        except Exception:
+            # The chains are with the broker; a resend replays the state once Redis answers.
+            log.exception(
+                "marking %d claims QUEUED failed; no QUEUED acks this batch", len(enqueued)
+            )
+            marked = [False] * len(enqueued)
         for (inbound, event), ok in zip(enqueued, marked, strict=True):
             if ok:
                 result.acks.append((inbound.routing_id, _ack(event.event_id, AckStatus.QUEUED)))

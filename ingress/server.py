@@ -17,7 +17,7 @@ import time
 import zmq
 from prometheus_client import start_http_server
 
-from proto import user_of_topic
+from proto import ID_PATTERN, topic_for, user_of_topic
 from settings import Settings
 from store import PRESENCE_TTL_S, Store
 
@@ -175,14 +175,28 @@ class Ingress:
     def _on_relay(self, relay: zmq.Socket, router: zmq.Socket, xpub: zmq.Socket) -> None:
         while True:
             try:
-                body = json.loads(relay.recv(zmq.NOBLOCK))
+                raw = relay.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            frame = base64.b64decode(body["frame"])
-            if body["kind"] == "ack":
-                self._send_ack(router, bytes.fromhex(body["routing_id"]), frame)
-            elif body["kind"] == "publish":
-                self._publish(xpub, [(body["user_id"].encode() + b"\x00", frame)], "worker")
+            try:
+                body = json.loads(raw)
+                kind, frame = body["kind"], base64.b64decode(body["frame"], validate=True)
+                if kind == "ack":
+                    self._send_ack(router, bytes.fromhex(body["routing_id"]), frame)
+                elif kind == "publish" and ID_PATTERN.fullmatch(body["user_id"]):
+                    if (
+                        time.time() - float(body.get("sent_at", time.time()))
+                        > self.settings.web_ack_timeout_s
+                    ):
+                        # The WEB attempt stopped waiting for it long ago: a late copy would only confuse.
+                        metrics.RELAY_DROPPED.labels("stale").inc()
+                        continue
+                    self._publish(xpub, [(topic_for(body["user_id"]), frame)], "worker")
+                else:
+                    raise ValueError(f"unknown relay message kind {kind!r}")
+            except (ValueError, KeyError, TypeError) as exc:
+                metrics.RELAY_DROPPED.labels("malformed").inc()
+                log.error("malformed relay message dropped (%s): %r", exc, raw[:200])
 
     def _publish(self, xpub: zmq.Socket, publishes: list[tuple[bytes, bytes]], source: str) -> None:
         for topic, frame in publishes:

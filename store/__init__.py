@@ -7,6 +7,7 @@ import redis
 from .claims import Claim, Claims, ClaimState, Seen
 from .delivery_log import DeliveryLog
 from .directory import Directory, UserProfile
+from .due import DueRounds
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
 from .keys import CLAIM_TTL_S, Keys
 from .presence import PRESENCE_TTL_S, Presence
@@ -20,6 +21,7 @@ __all__ = [
     "ClaimState",
     "Claims",
     "DeliveryLog",
+    "DueRounds",
     "EmbeddedRedisError",
     "Directory",
     "Keys",
@@ -56,4 +58,5 @@ class Store:
         self.presence = Presence(self.client, self.keys)
         self.directory = Directory(self.client, self.keys)
         self.delivery_log = DeliveryLog(self.client, self.keys)
+        self.due = DueRounds(self.client, self.keys)
         self.telegram = TelegramLinks(self.client, self.keys, self.directory)

@@ -68,10 +68,13 @@ return {'KNOWN', state, f[2], f[3] or '', f[4] or ''}
 """
 
 _MARK_QUEUED = """
-if redis.call('HGET', KEYS[1], 'state') == 'PENDING' then
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'PENDING' then
   redis.call('HSET', KEYS[1], 'state', 'QUEUED')
   return 1
 end
+-- A worker may have got there first (it proves the broker held the chain): still queued.
+if state == 'QUEUED' then return 1 end
 return 0
 """
 
@@ -93,8 +96,14 @@ return {ARGV[1], ARGV[2], ARGV[3]}
 
 _NEXT_ROUND = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'round')
-if f[1] ~= 'QUEUED' or tonumber(f[2]) ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'round', tonumber(ARGV[1]) + 1)
+-- PENDING too: a fast round can end before the ingress has marked its claim QUEUED.
+if (f[1] ~= 'QUEUED' and f[1] ~= 'PENDING') or tonumber(f[2]) ~= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'round', tonumber(ARGV[1]) + 1, 'state', 'QUEUED')
+-- Outbox: the next round goes into the due set in the same step, so it can never be lost
+-- between advancing the round and publishing it; the scheduler publishes it when due.
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 return 1
 """
 
@@ -166,9 +175,17 @@ class Claims:
             return None
         return tuple(_text(part) for part in result)  # type: ignore[return-value]
 
-    def advance_round(self, user_id: str, event_id: str, round_no: int) -> bool:
-        """QUEUED round N -> N+1; False when another run of `finish` already did it."""
-        return bool(self._next_round(keys=[self._keys.claim(user_id, event_id)], args=[round_no]))
+    def advance_round(
+        self, user_id: str, event_id: str, round_no: int, due_member: str, due_at: float
+    ) -> bool:
+        """Round N -> N+1 and `due_member` into the due set at `due_at`, atomically; False when
+        another run of `finish` already did it (or the event is final)."""
+        return bool(
+            self._next_round(
+                keys=[self._keys.claim(user_id, event_id), self._keys.due()],
+                args=[round_no, due_member, due_at],
+            )
+        )
 
     def read(self, user_id: str, event_id: str) -> dict[str, str]:
         """The claim hash as text (empty when unknown)."""

@@ -50,6 +50,10 @@ class Keys:
         """Sorted set: `user_id\\x00event_id` -> unix time its next CRITICAL round is due."""
         return f"{self.prefix}due"
 
+    def web_published(self, user_id: str, event_id: str, round_no: int) -> str:
+        """String: when the WEB attempt of this round published the event (its ack wait starts)."""
+        return f"{self.prefix}webpub:{{{user_id}}}:{event_id}:{round_no}"
+
     def web_ack(self, user_id: str, event_id: str) -> str:
         """String: set when a browser acked the event over its WebSocket session."""
         return f"{self.prefix}weback:{{{user_id}}}:{event_id}"

@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Any
 
+from celery.exceptions import Reject
+
 from channels import Kind, Notice, Outcome, SkipCode, attempt_channel, telegram, web
 from logsetup import event_context
 from proto import UserEvent, decode_frame
@@ -22,6 +24,7 @@ from store import CLAIM_TTL_S
 from .app import app
 from .deps import get_deps
 from .escalation import MAX_COUNTDOWN_S, give_up_at, retry_delay
+from .plan import argsrepr
 from .queues import queue_for
 
 __all__ = ["attempt"]
@@ -89,7 +92,7 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
     not_before = job.get("not_before", 0.0)
     if not_before > now:
         # A wait longer than one countdown is done in steps (DESIGN.md, "Timing rules").
-        raise task.retry(countdown=min(MAX_COUNTDOWN_S, not_before - now), args=(carry, job))
+        _retry(task, carry, job, min(MAX_COUNTDOWN_S, not_before - now))
 
     outcome = _precheck(job, deps, now)
     if outcome is None and channel == "ACTIVE_SESSION":
@@ -99,7 +102,8 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
                 resolved = {**job, "channel": concrete, "resolved_from": "ACTIVE_SESSION"}
                 log.info("channel=ACTIVE_SESSION resolved=%s", concrete)
                 replacement = attempt.s(carry, resolved).set(
-                    queue=queue_for(event["priority"], concrete)
+                    queue=queue_for(event["priority"], concrete),
+                    argsrepr=argsrepr(resolved, concrete, resolved.get("tries", 0)),
                 )
                 raise task.replace(replacement)
         outcome = Outcome.skipped(SkipCode.NOT_ACTIVE, "no live session on any channel")
@@ -142,8 +146,21 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
     )
     if delay is not None:
         retry_job = {**job, "tries": tries + 1, "not_before": now + delay}
-        raise task.retry(countdown=min(delay, MAX_COUNTDOWN_S), args=(carry, retry_job))
+        _retry(task, carry, retry_job, min(delay, MAX_COUNTDOWN_S))
     return _with_outcome(carry, planned, outcome)
+
+
+def _retry(task, carry: dict[str, Any], job: dict[str, Any], countdown: float) -> None:
+    """`self.retry` (the chain is kept), showing only safe arguments in Flower. If the retry
+    cannot be published, the message goes back to the broker rather than being dropped."""
+    try:
+        raise task.retry(
+            countdown=countdown,
+            args=(carry, job),
+            argsrepr=argsrepr(job, job["channel"], job.get("tries", 0)),
+        )
+    except Reject as exc:  # Celery answers a failed retry publish with Reject(requeue=False)
+        raise Reject(exc.reason, requeue=True) from exc
 
 
 def _web(task, carry: dict[str, Any], job: dict[str, Any], deps, now: float) -> Outcome:
@@ -153,16 +170,17 @@ def _web(task, carry: dict[str, Any], job: dict[str, Any], deps, now: float) -> 
     user_id, event_id = event["user_id"], event["event_id"]
     published_at = job.get("web_published_at")
     if published_at is None:
-        claim_key = deps.store.keys.channel_claim(user_id, event_id, "WEB")
-        earlier = deps.store.client.get(claim_key)
-        if earlier is not None:  # a redelivered task: published already, keep waiting
+        # Once per round: a redelivered task finds its round's publish time and keeps waiting.
+        published_key = deps.store.keys.web_published(user_id, event_id, job["round"])
+        earlier = deps.store.client.get(published_key)
+        if earlier is not None:
             published_at = float(earlier)
         else:
             refused = web.publish(base64.b64decode(event["frame"]), user_id, deps)
             if refused is not None:
                 return refused
             published_at = now
-            deps.store.client.set(claim_key, str(now), ex=CLAIM_TTL_S)
+            deps.store.client.set(published_key, str(now), ex=CLAIM_TTL_S)
             log.info("channel=WEB published; waiting for the browser's ack")
     if web.acked(user_id, event_id, deps):
         return Outcome.delivered("acked by the web session")
@@ -171,7 +189,8 @@ def _web(task, carry: dict[str, Any], job: dict[str, Any], deps, now: float) -> 
         return Outcome.skipped(
             SkipCode.NOT_ACTIVE, f"no ack from the web session within {timeout_s}s"
         )
-    raise task.retry(countdown=1, args=(carry, {**job, "web_published_at": published_at}))
+    _retry(task, carry, {**job, "web_published_at": published_at}, 1.0)
+    raise AssertionError("unreachable: _retry raises")
 
 
 def _deliver(job: dict[str, Any], deps) -> Outcome:

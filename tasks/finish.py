@@ -19,13 +19,16 @@ from store import ClaimState
 
 from .app import app
 from .deps import get_deps
-from .escalation import MAX_COUNTDOWN_S, give_up_at, round_backoff_s
-from .plan import build_round
+from .escalation import give_up_at, round_backoff_s
+from .plan import build_round, initial_carry
 from .relay import send_ack
 
 __all__ = ["error_message", "finish", "finish_on_error"]
 
 log = logging.getLogger(__name__)
+
+#: A CRITICAL round is started only with at least this long left before the deadline.
+MIN_ROUND_LEFT_S = 1.0
 
 
 def error_message(outcomes: list[dict[str, Any]]) -> str:
@@ -45,18 +48,45 @@ def finish(self, carry: dict[str, Any], job: dict[str, Any]) -> None:
 
 @app.task(name="notify.finish_on_error")
 def finish_on_error(request, exc, traceback) -> None:
-    """Errback of every link: a link that raised still ends in `finish`, never a silent stop."""
+    """Errback of every link: a link that raised never ends the event silently.
+
+    A failed attempt counts as a transient failure of its channel and the round goes on with
+    the next channel; a failed `finish` runs again with the same carry (a delivery stays one).
+    """
     args = list(request.args or [])
     carry, job = (args[0], args[1]) if len(args) >= 2 else (None, None)
     if not isinstance(job, dict) or "event" not in job:
         log.error("errback without a job: task=%s exc=%r", request.id, exc)
         return
+    carry = carry if isinstance(carry, dict) and "outcomes" in carry else initial_carry()
     with event_context(job["event"]["event_id"]):
-        log.error("link failed: task=%s exc=%r", request.id, exc)
-        carry = carry if isinstance(carry, dict) and "outcomes" in carry else {"outcomes": []}
+        log.error("link %s failed: task=%s exc=%r", request.task, request.id, exc)
+        if request.task == "notify.finish" or carry.get("delivered"):
+            _finish(carry, job)
+            return
+        planned = job.get("resolved_from", job.get("channel", "?"))
         failed = Outcome.transient(f"internal error: {type(exc).__name__}: {exc}")
-        outcomes = [*carry["outcomes"], {"channel": job.get("channel", "?"), **failed.as_dict()}]
-        _finish({**carry, "outcomes": outcomes, "delivered": None}, job)
+        carry = {
+            **carry,
+            "outcomes": [*carry["outcomes"], {"channel": planned, **failed.as_dict()}],
+        }
+        plan = job.get("plan", [])
+        names = [p["channel"] for p in plan]
+        start = names.index(planned) + 1 if planned in names else len(plan)
+        base = {key: value for key, value in job.items() if key not in _LINK_KEYS}
+        build_round(base, plan, carry=carry, start=start).apply_async()
+
+
+#: Keys of a link's job that are not part of the event's job.
+_LINK_KEYS = (
+    "channel",
+    "only_if_active",
+    "tries",
+    "not_before",
+    "resolved_from",
+    "web_published_at",
+    "plan",
+)
 
 
 def _finish(carry: dict[str, Any], job: dict[str, Any]) -> None:
@@ -94,32 +124,34 @@ def _finish(carry: dict[str, Any], job: dict[str, Any]) -> None:
 
 
 def _schedule_next_round(job: dict[str, Any], outcomes: list[dict[str, Any]], deps) -> bool:
-    """Start another CRITICAL round over the channels worth it; False when there is none."""
+    """Put another CRITICAL round over the channels worth it into the due set; False when there is
+    none or no time is left before the deadline."""
     settings = deps.settings
     wanted = {o["channel"] for o in outcomes if Outcome.from_dict(o).worth_another_round}
     # Keep the original preferences (order, only_if_active, ACTIVE_SESSION) of those channels.
     plan = [p for p in job["plan"] if p["channel"] in wanted]
     if not plan:
         return False
-    pause = round_backoff_s(job["round"], settings.round_backoff_s)
-    if time.time() + pause >= give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s):
+    now = time.time()
+    left = give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s) - now
+    if left <= MIN_ROUND_LEFT_S:
         return False
+    # A last round just before the deadline rather than giving up early.
+    pause = min(round_backoff_s(job["round"], settings.round_backoff_s), left - MIN_ROUND_LEFT_S)
     event = job["event"]
-    if not deps.store.claims.advance_round(event["user_id"], event["event_id"], job["round"]):
-        log.warning("round=%s already advanced by another finish", job["round"])
-        return True
-    next_job = {key: value for key, value in job.items() if key not in ("plan", "channel")}
+    next_job = {key: value for key, value in job.items() if key not in _LINK_KEYS}
     next_job["round"] = job["round"] + 1
-    if pause <= MAX_COUNTDOWN_S:
-        build_round(next_job, plan).apply_async(countdown=pause)
+    member = json.dumps({"job": next_job, "plan": plan})
+    if deps.store.claims.advance_round(
+        event["user_id"], event["event_id"], job["round"], member, now + pause
+    ):
+        log.info(
+            "round=%s undelivered; round %s in %.1fs over %s",
+            job["round"],
+            next_job["round"],
+            pause,
+            ",".join(p["channel"] for p in plan),
+        )
     else:
-        due = json.dumps({"job": next_job, "plan": plan})
-        deps.store.client.zadd(deps.store.keys.due(), {due: time.time() + pause})
-    log.info(
-        "round=%s undelivered; round %s in %.0fs over %s",
-        job["round"],
-        next_job["round"],
-        pause,
-        ",".join(p["channel"] for p in plan),
-    )
+        log.warning("round=%s already advanced or final; nothing to schedule", job["round"])
     return True

@@ -18,7 +18,7 @@ from proto import ChannelType, EventType, Priority, UserEvent, encode_event
 from .app import app
 from .queues import queue_for
 
-__all__ = ["JOB_VERSION", "build_round", "channel_plan", "initial_carry", "new_job"]
+__all__ = ["JOB_VERSION", "argsrepr", "build_round", "channel_plan", "initial_carry", "new_job"]
 
 #: Version of the job and carry dicts.
 JOB_VERSION = 1
@@ -67,37 +67,45 @@ def initial_carry() -> dict[str, Any]:
     return {"v": JOB_VERSION, "outcomes": [], "delivered": None}
 
 
-def _argsrepr(job: dict[str, Any], channel: str) -> str:
-    # No addresses, tokens or payloads: Flower shows this.
+def argsrepr(job: dict[str, Any], channel: str, tries: int = 0) -> str:
+    """What Flower shows of a link: no addresses, tokens or payloads."""
     event = job["event"]
     return (
-        f"event={event['event_id']} user={event['user_id']} channel={channel} round={job['round']}"
+        f"event={event['event_id']} user={event['user_id']} channel={channel} "
+        f"round={job['round']} try={tries}"
     )
 
 
-def build_round(job: dict[str, Any], plan: list[dict[str, Any]]) -> Signature:
-    """The chain for one round over `plan`, ending in finish; errors in any link lead to finish."""
+def build_round(
+    job: dict[str, Any],
+    plan: list[dict[str, Any]],
+    carry: dict[str, Any] | None = None,
+    start: int = 0,
+) -> Signature:
+    """The chain for one round over `plan[start:]`, ending in finish; errors in any link lead to
+    `finish_on_error`. `carry` and `start` continue a round whose earlier links already ran."""
     priority = job["event"]["priority"]
     job = {**job, "plan": plan}
+    carry = carry or initial_carry()
     links: list[Signature] = []
-    for index, preference in enumerate(plan):
+    for index, preference in enumerate(plan[start:]):
         link_job = {
             **job,
             "channel": preference["channel"],
             "only_if_active": preference["only_if_active"],
             "tries": 0,
         }
-        args = (initial_carry(), link_job) if index == 0 else (link_job,)
+        args = (carry, link_job) if index == 0 else (link_job,)
         links.append(
             app.signature("notify.attempt", args=args).set(
                 queue=queue_for(priority, preference["channel"]),
-                argsrepr=_argsrepr(job, preference["channel"]),
+                argsrepr=argsrepr(job, preference["channel"]),
             )
         )
-    finish_args = (initial_carry(), job) if not links else (job,)
+    finish_args = (carry, job) if not links else (job,)
     links.append(
         app.signature("notify.finish", args=finish_args).set(
-            queue=queue_for(priority, "CONTROL"), argsrepr=_argsrepr(job, "finish")
+            queue=queue_for(priority, "CONTROL"), argsrepr=argsrepr(job, "finish")
         )
     )
     canvas = chain(*links)

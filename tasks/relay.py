@@ -4,12 +4,14 @@ Acks go to the queue of the ingress that holds the container's connection, `ingr
 WEB publishes go to the shared `ingress.web` queue. Both are published through the default
 exchange (routing key = queue name) with the app's producer pool. Bodies are JSON dicts:
   {"kind": "ack", "routing_id": <hex>, "frame": <base64 0x21 frame>}
-  {"kind": "publish", "user_id": <id>, "frame": <base64 0x20 frame>}
+  {"kind": "publish", "user_id": <id>, "frame": <base64 0x20 frame>, "sent_at": <unix time>}
+An ingress drops a publish older than NOTIFY_WEB_ACK_TIMEOUT_S (its WEB attempt gave up on it).
 """
 
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from proto import AckStatus, ChannelType, EventAck, encode_ack
@@ -64,5 +66,10 @@ def publish_web(user_id: str, frame: bytes) -> None:
     """Ask the ingresses to publish a 0x20 frame on the user's XPUB topic."""
     publish_to_ingress(
         WEB_PUBLISH_QUEUE,
-        {"kind": "publish", "user_id": user_id, "frame": base64.b64encode(frame).decode()},
+        {
+            "kind": "publish",
+            "user_id": user_id,
+            "frame": base64.b64encode(frame).decode(),
+            "sent_at": time.time(),
+        },
     )

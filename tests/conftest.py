@@ -212,6 +212,16 @@ def ingress(stack_env: dict[str, str], tmp_path_factory) -> Iterator[subprocess.
     stop_process(process)
 
 
+@pytest.fixture(scope="session")
+def scheduler(stack_env: dict[str, str], tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """A real `notify scheduler`: it starts each CRITICAL round when due."""
+    log_path = tmp_path_factory.mktemp("scheduler") / "scheduler.log"
+    process = spawn([sys.executable, "-m", "cli", "scheduler"], stack_env, log_path)
+    wait_for_line(log_path, "scheduler running", process)
+    yield process
+    stop_process(process)
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[NotifyClient]:
     """A container's DEALER with a stable routing id of its own."""
@@ -222,7 +232,7 @@ def client(settings: Settings) -> Iterator[NotifyClient]:
 
 
 @pytest.fixture
-def pipeline(ingress, worker, clean_sandbox, store):
+def pipeline(ingress, worker, scheduler, clean_sandbox, store):
     """The whole path is up: ingress, worker, a clean sandbox."""
     return clean_sandbox
 

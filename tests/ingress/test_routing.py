@@ -199,3 +199,25 @@ def test_a_container_that_left_does_not_block_the_ingress(
     client.send(event)
     assert acks.collect(client, event.event_id)[-1].status == AckStatus.DELIVERED
     assert Priority.Name(event.delivery.priority) == "CRITICAL"
+
+
+def test_malformed_relay_messages_do_not_stop_the_ingress(
+    pipeline, settings, client, acks, new_id, store
+):
+    from tasks.queues import WEB_PUBLISH_QUEUE, ingress_queue
+    from tasks.relay import publish_to_ingress
+
+    for junk in (
+        {"kind": "ack"},
+        {"kind": "ack", "routing_id": "zz", "frame": "AA=="},
+        {"kind": "publish", "user_id": "a\x00b", "frame": "AA=="},
+        {"kind": "nonsense", "frame": ""},
+    ):
+        publish_to_ingress(ingress_queue(settings.ingress_id), junk)
+    publish_to_ingress(WEB_PUBLISH_QUEUE, {"kind": "publish", "frame": "!!"})
+
+    user = new_id("afterjunk")
+    store.directory.update(user, slack_webhook=f"{pipeline.url}/slack/services/T/B/{user}")
+    event = make_event(user, "ORDER_FILLED", "CRITICAL", [("SLACK", False)])
+    client.send(event)
+    assert acks.collect(client, event.event_id)[-1].status == AckStatus.DELIVERED

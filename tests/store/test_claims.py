@@ -69,7 +69,7 @@ def test_mark_queued_many_moves_only_pending_claims(store: Store) -> None:
     claim_one(store, user, event)
 
     assert store.claims.mark_queued_many([(user, event), (user, unknown)]) == [True, False]
-    assert store.claims.mark_queued_many([(user, event)]) == [False]  # already QUEUED
+    assert store.claims.mark_queued_many([(user, event)]) == [True]  # already QUEUED: still queued
     assert store.claims.read(user, event)["state"] == "QUEUED"
     assert store.claims.read(user, unknown) == {}  # never created by mark_queued
     assert claim_one(store, user, event).state == ClaimState.QUEUED
@@ -90,7 +90,7 @@ def test_final_state_never_goes_backwards(store: Store) -> None:
         "",
     )
     assert store.claims.mark_queued_many([(user, event)]) == [False]
-    assert store.claims.advance_round(user, event, 0) is False
+    assert store.claims.advance_round(user, event, 0, f"{event}-r0", 0.0) is False
     store.claims.release(user, event)
 
     stored = store.claims.read(user, event)
@@ -154,8 +154,10 @@ def test_finalize_in_a_pipeline_runs_with_the_pipeline(store: Store) -> None:
 def test_advance_round_happens_once_per_round(store: Store) -> None:
     user, event = queued(store)
 
-    assert store.claims.advance_round(user, event, 0) is True
-    assert store.claims.advance_round(user, event, 0) is False  # the second finish of round 0
+    assert store.claims.advance_round(user, event, 0, f"{event}-r0", 0.0) is True
+    assert (
+        store.claims.advance_round(user, event, 0, f"{event}-r0", 0.0) is False
+    )  # the second finish of round 0
     assert store.claims.read(user, event)["round"] == "1"
     # Round 0's finish is stale now; round 1's is not.
     assert store.claims.finalize(user, event, ClaimState.ACK_ERROR, 0, error="x") == (
@@ -163,7 +165,8 @@ def test_advance_round_happens_once_per_round(store: Store) -> None:
         "",
         "",
     )
-    assert store.claims.advance_round(user, event, 1) is True
+    assert store.claims.advance_round(user, event, 1, f"{event}-r1", 0.0) is True
+    store.client.zrem(store.keys.due(), f"{event}-r0", f"{event}-r1")
     assert store.claims.finalize(user, event, ClaimState.DELIVERED, 2, "WEB") == (
         "DELIVERED",
         "WEB",
@@ -171,12 +174,16 @@ def test_advance_round_happens_once_per_round(store: Store) -> None:
     )
 
 
-def test_advance_round_needs_a_queued_claim(store: Store) -> None:
+def test_advance_round_needs_a_live_claim_and_writes_the_outbox(store: Store) -> None:
     user, event = ids()
-    assert store.claims.advance_round(user, event, 0) is False  # unknown
+    assert store.claims.advance_round(user, event, 0, f"{event}-r0", 0.0) is False  # unknown
     claim_one(store, user, event)
-    assert store.claims.advance_round(user, event, 0) is False  # still PENDING
-    assert store.claims.read(user, event)["round"] == "0"
+    # Still PENDING: a round can end before the ingress marks the claim QUEUED.
+    assert store.claims.advance_round(user, event, 0, f"{event}-r0", 5.0) is True
+    stored = store.claims.read(user, event)
+    assert (stored["round"], stored["state"]) == ("1", "QUEUED")
+    assert store.client.zscore(store.keys.due(), f"{event}-r0") == 5.0
+    store.client.zrem(store.keys.due(), f"{event}-r0")
 
 
 def test_release_deletes_only_a_pending_claim(store: Store) -> None:

@@ -249,8 +249,8 @@ def test_argsrepr_shows_ids_only() -> None:
     links = build_round(job, PLAN).tasks
     reprs = [link.options["argsrepr"] for link in links]
 
-    assert reprs[0] == "event=e-1 user=u-1 channel=DISCORD round=2"
-    assert reprs[-1] == "event=e-1 user=u-1 channel=finish round=2"
+    assert reprs[0] == "event=e-1 user=u-1 channel=DISCORD round=2 try=0"
+    assert reprs[-1] == "event=e-1 user=u-1 channel=finish round=2 try=0"
     frame = job["event"]["frame"]
     for text in reprs:
         assert frame not in text

@@ -260,3 +260,36 @@ def test_a_muted_channel_is_skipped_unless_it_is_the_last_for_critical(
         ("DISCORD", "skipped", "DISCORD muted for ORDER_FILLED"),
         ("SLACK", "delivered", "delivered (slack HTTP 200)"),
     ]
+
+
+def test_a_link_that_raises_hands_on_to_the_next_channel_and_ends_in_finish(
+    pipeline, new_id, store, settings
+):
+    """The errback (link_error) path: an attempt that raises is a transient failure of its
+    channel, the round goes on, and `finish` still writes a final state."""
+    import base64
+    import time
+
+    from tasks import build_round, new_job
+
+    user = new_id("raises")
+    event = _order(user, ["DISCORD", "SLACK"], priority="NORMAL")
+    now_ms = int(time.time() * 1000)
+    store.claims.claim_many([(user, event.event_id, b"gone")], settings.ingress_id, now_ms)
+    job = new_job(event, settings.ingress_id, b"gone", now_ms)
+    job["event"]["frame"] = base64.b64encode(b"\x20\xff\xff broken").decode()  # decode raises
+    build_round(
+        job,
+        [
+            {"channel": "DISCORD", "only_if_active": False},
+            {"channel": "SLACK", "only_if_active": False},
+        ],
+    ).apply_async()
+
+    deadline = time.monotonic() + 20
+    while store.claims.read(user, event.event_id).get("state") != "ACK_ERROR":
+        assert time.monotonic() < deadline, store.claims.read(user, event.event_id)
+        time.sleep(0.1)
+    error = store.claims.read(user, event.event_id)["error"]
+    assert error.startswith("DISCORD: transient (internal error: ")
+    assert "; SLACK: transient (internal error: " in error and "does not parse" in error
