@@ -207,10 +207,11 @@ def user_set(
             error = error or f"webhook address must be an http(s) URL: {url!r}"
     for pair in (mute or []) + (unmute or []):
         channel, _, event_type = pair.partition(":")
-        if channel not in ChannelType.keys() or event_type not in EventType.keys():
+        concrete = channel in ChannelType.keys() and channel != "ACTIVE_SESSION"
+        if not concrete or event_type not in EventType.keys():
             error = (
                 error
-                or f"--mute/--unmute take CHANNEL:EVENT_TYPE, e.g. EMAIL:STRATEGY_LOG (got {pair!r})"
+                or f"--mute/--unmute take CHANNEL:EVENT_TYPE with a concrete channel, e.g. EMAIL:STRATEGY_LOG (got {pair!r})"
             )
     if error:
         typer.echo(f"notify: {error}", err=True)

@@ -125,11 +125,13 @@ class Ingress:
             log.warning("presence not cleared (%s); it expires in %ss", exc, PRESENCE_TTL_S)
 
     def _on_subscriptions(self, xpub: zmq.Socket) -> None:
+        """Drain XPUB (un)subscriptions, then mirror the changed flags in one Redis pipeline."""
+        changes: dict[str, bool] = {}
         while True:
             try:
                 message = xpub.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                break
             if not message:
                 continue
             subscribed, topic = message[0] == 1, message[1:]
@@ -141,12 +143,15 @@ class Ingress:
                 self.present.add(user_id)
             else:
                 self.present.discard(user_id)
-            metrics.PRESENCE.set(len(self.present))
+            changes[user_id] = subscribed
             log.info("presence user=%s live=%s", user_id, subscribed)
-            try:
-                self.store.presence.set_present(self.settings.ingress_id, user_id, subscribed)
-            except Exception as exc:  # the periodic refresh repairs it once Redis is back
-                log.warning("presence of %s not mirrored to Redis: %s", user_id, exc)
+        metrics.PRESENCE.set(len(self.present))
+        if not changes:
+            return
+        try:
+            self.store.presence.apply(self.settings.ingress_id, changes)
+        except Exception as exc:  # the periodic refresh repairs it once Redis is back
+            log.warning("presence of %d users not mirrored to Redis: %s", len(changes), exc)
 
     def _on_frames(self, router: zmq.Socket, xpub: zmq.Socket) -> None:
         batch: list[Inbound] = []

@@ -43,13 +43,19 @@ class Presence:
 
     def set_present(self, ingress_id: str, user_id: str, present: bool) -> None:
         """Mirror one first-subscribe / last-unsubscribe."""
+        self.apply(ingress_id, {user_id: present})
+
+    def apply(self, ingress_id: str, changes: dict[str, bool]) -> None:
+        """Mirror a drained batch of presence changes (user -> live) in one round trip."""
         key = self._keys.presence(ingress_id)
+        joined = [user for user, live in changes.items() if live]
+        left = [user for user, live in changes.items() if not live]
         pipe = self._client.pipeline(transaction=True)
-        if present:
-            pipe.sadd(key, user_id)
+        if left:
+            pipe.srem(key, *left)
+        if joined:
+            pipe.sadd(key, *joined)
             pipe.expire(key, PRESENCE_TTL_S)
-        else:
-            pipe.srem(key, user_id)
         pipe.execute()
 
     def is_present(self, user_id: str) -> bool:

@@ -108,6 +108,8 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
                 raise task.replace(replacement)
         outcome = Outcome.skipped(SkipCode.NOT_ACTIVE, "no live session on any channel")
 
+    if outcome is None:
+        outcome = _muted(job, deps)
     if outcome is None and channel == "WEB":
         outcome = _web(task, carry, job, deps, now)
     if outcome is None:
@@ -148,6 +150,24 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
         retry_job = {**job, "tries": tries + 1, "not_before": now + delay}
         _retry(task, carry, retry_job, min(delay, MAX_COUNTDOWN_S))
     return _with_outcome(carry, planned, outcome)
+
+
+def _muted(job: dict[str, Any], deps) -> Outcome | None:
+    """SKIPPED when the user muted this channel for this event type — except for a CRITICAL
+    event whose muted channel is the last one of its plan (better muted than undelivered)."""
+    event, channel = job["event"], job["channel"]
+    profile = deps.store.directory.get(event["user_id"])
+    if profile is None or not profile.is_muted(channel, event["event_type"]):
+        return None
+    planned = job.get("resolved_from", channel)
+    if event["priority"] == "CRITICAL" and job["plan"][-1]["channel"] == planned:
+        log.info(
+            "channel=%s muted for %s, but it is CRITICAL's last channel",
+            channel,
+            event["event_type"],
+        )
+        return None
+    return Outcome.skipped(SkipCode.MUTED, f"{channel} muted for {event['event_type']}")
 
 
 def _retry(task, carry: dict[str, Any], job: dict[str, Any], countdown: float) -> None:
@@ -207,10 +227,6 @@ def _deliver(job: dict[str, Any], deps) -> Outcome:
     assert isinstance(user_event, UserEvent)
     notice = Notice.from_event(user_event)
     profile = deps.store.directory.get(user_id)
-    if profile and profile.is_muted(channel, event["event_type"]):
-        last_left = job["plan"][-1]["channel"] == channel
-        if not (event["priority"] == "CRITICAL" and last_left):
-            return Outcome.skipped(SkipCode.MUTED, f"{channel} muted for {event['event_type']}")
     outcome = attempt_channel(channel, notice, frame, profile, deps)
     new_chat = telegram.migrated_chat_id(outcome) if channel == "TELEGRAM" else None
     if new_chat:

@@ -293,3 +293,13 @@ def test_a_link_that_raises_hands_on_to_the_next_channel_and_ends_in_finish(
     error = store.claims.read(user, event.event_id)["error"]
     assert error.startswith("DISCORD: transient (internal error: ")
     assert "; SLACK: transient (internal error: " in error and "does not parse" in error
+
+
+def test_critical_ignores_a_mute_on_its_last_channel(pipeline, client, acks, new_id, store):
+    user = new_id("lastmute")
+    _webhooks(store, pipeline, user)
+    store.directory.update(user, muted=("SLACK:ORDER_FILLED",))
+    event = _order(user, ["SLACK"])
+    client.send(event)
+
+    assert acks.collect(client, event.event_id)[-1].delivered_via == ChannelType.SLACK
