@@ -161,7 +161,8 @@ def scheduler() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_scheduler(_store(_settings()), stop)
+    settings = _settings()
+    run_scheduler(_store(settings), stop, settings.stall_s)
 
 
 @app.command()

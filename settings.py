@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     retry_base_s: float = 2.0
     #: First pause between two CRITICAL rounds; doubles per round, capped at 1 h.
     round_backoff_s: float = 30.0
+    #: A QUEUED event whose chain showed no sign of life for this long is started again by the
+    #: scheduler (a chain lost with a broker or a worker); above visibility timeout + countdowns.
+    stall_s: float = 900.0
 
     # Input limits.
     max_payload_bytes: int = 65536

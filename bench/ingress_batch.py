@@ -70,7 +70,7 @@ def main() -> None:
     settings = Settings(redis_url=url, key_prefix=prefix, ingress_id="bench")
     store = Store(url, prefix)
     # Enqueueing is the broker's cost, the same in both runs: count it out, keep the claim work.
-    router = EventRouter(settings, store, enqueue=lambda *_: True)
+    router = EventRouter(settings, store, enqueue=lambda *_: "{}")
     try:
         run(router, frames(200, "warmup"), args.batch)
         baseline = run(router, frames(args.events, "single"), batch=1)

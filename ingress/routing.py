@@ -11,6 +11,7 @@ The result is a list of frames to write; only the zmq loop thread touches the so
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -134,7 +135,7 @@ class EventRouter:
             now_ms,
         )
         fast: list[tuple[Inbound, UserEvent]] = []
-        enqueued: list[tuple[Inbound, UserEvent]] = []
+        enqueued: list[tuple[Inbound, UserEvent, str]] = []
         broker_down = False
         for (inbound, event), claim in zip(queued, claims, strict=True):
             priority = Priority.Name(event.delivery.priority)
@@ -155,10 +156,10 @@ class EventRouter:
             ):
                 fast.append((inbound, event))
                 metrics.EVENTS.labels(priority, "xpub").inc()
-            elif not broker_down and self._enqueue(
-                event, inbound.routing_id, claim.received_ms, plan
+            elif not broker_down and (
+                resume := self._enqueue(event, inbound.routing_id, claim.received_ms, plan)
             ):
-                enqueued.append((inbound, event))
+                enqueued.append((inbound, event, resume))
                 metrics.EVENTS.labels(priority, "queued").inc()
             else:
                 # No ack: the container resends and the released claim lets it through. Once one
@@ -169,7 +170,7 @@ class EventRouter:
         self._deliver_fast(fast, result)
         try:
             marked = self._store.claims.mark_queued_many(
-                [(e.user_id, e.event_id) for _, e in enqueued]
+                [(e.user_id, e.event_id, resume) for _, e, resume in enqueued], time.time()
             )
         except Exception:
             # The chains are with the broker; a resend replays the state once Redis answers.
@@ -177,7 +178,7 @@ class EventRouter:
                 "marking %d claims QUEUED failed; no QUEUED acks this batch", len(enqueued)
             )
             marked = [False] * len(enqueued)
-        for (inbound, event), ok in zip(enqueued, marked, strict=True):
+        for (inbound, event, _), ok in zip(enqueued, marked, strict=True):
             if ok:
                 result.acks.append((inbound.routing_id, _ack(event.event_id, AckStatus.QUEUED)))
 
@@ -221,11 +222,14 @@ class EventRouter:
             )
         )
 
-    def _enqueue_chain(self, event: UserEvent, routing_id: bytes, received_ms: int, plan) -> bool:
+    def _enqueue_chain(
+        self, event: UserEvent, routing_id: bytes, received_ms: int, plan
+    ) -> str | None:
+        """Publish round 0; the round entry (JSON) that can restart it, or None on failure."""
         job = new_job(event, self._settings.ingress_id, routing_id, received_ms)
         try:
             build_round(job, plan).apply_async(retry=True, retry_policy=PUBLISH_RETRY_POLICY)
         except Exception:
             log.exception("event_id=%s broker publish failed; claim released", event.event_id)
-            return False
-        return True
+            return None
+        return json.dumps({"job": job, "plan": plan})

@@ -70,11 +70,16 @@ return {'KNOWN', state, f[2], f[3] or '', f[4] or ''}
 _MARK_QUEUED = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'PENDING' then
-  redis.call('HSET', KEYS[1], 'state', 'QUEUED')
+  -- Keep what it takes to start a round again, and watch the chain for signs of life.
+  redis.call('HSET', KEYS[1], 'state', 'QUEUED', 'resume', ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   return 1
 end
 -- A worker may have got there first (it proves the broker held the chain): still queued.
-if state == 'QUEUED' then return 1 end
+if state == 'QUEUED' then
+  redis.call('HSETNX', KEYS[1], 'resume', ARGV[1])
+  return 1
+end
 return 0
 """
 
@@ -104,8 +109,14 @@ redis.call('HSET', KEYS[1], 'round', tonumber(ARGV[1]) + 1, 'state', 'QUEUED')
 -- Outbox: the next round goes into the due set in the same step, so it can never be lost
 -- between advancing the round and publishing it; the scheduler publishes it when due.
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 return 1
 """
+
+
+def inflight_member(user_id: str, event_id: str) -> str:
+    """Member of the inflight set; NUL never occurs in an id."""
+    return f"{user_id}\x00{event_id}"
 
 
 def _text(value: bytes | str) -> str:
@@ -140,11 +151,16 @@ class Claims:
             for r in pipe.execute()
         ]
 
-    def mark_queued_many(self, items: list[tuple[str, str]]) -> list[bool]:
-        """PENDING -> QUEUED for each (user_id, event_id), once the broker holds its chain."""
+    def mark_queued_many(self, items: list[tuple[str, str, str]], now: float) -> list[bool]:
+        """PENDING -> QUEUED for each (user_id, event_id, resume) once the broker holds its chain;
+        `resume` is the JSON round entry that restarts it if the chain is ever lost."""
         pipe = self._client.pipeline(transaction=False)
-        for user_id, event_id in items:
-            self._mark_queued(keys=[self._keys.claim(user_id, event_id)], client=pipe)
+        for user_id, event_id, resume in items:
+            self._mark_queued(
+                keys=[self._keys.claim(user_id, event_id), self._keys.inflight()],
+                args=[resume, now, inflight_member(user_id, event_id)],
+                client=pipe,
+            )
         return [bool(r) for r in pipe.execute()]
 
     def release(self, user_id: str, event_id: str) -> None:
@@ -182,10 +198,25 @@ class Claims:
         another run of `finish` already did it (or the event is final)."""
         return bool(
             self._next_round(
-                keys=[self._keys.claim(user_id, event_id), self._keys.due()],
-                args=[round_no, due_member, due_at],
+                keys=[self._keys.claim(user_id, event_id), self._keys.due(), self._keys.inflight()],
+                args=[round_no, due_member, due_at, inflight_member(user_id, event_id)],
             )
         )
+
+    def touch(self, user_id: str, event_id: str, now: float) -> None:
+        """A sign of life of the event's chain (an attempt ran)."""
+        self._client.zadd(self._keys.inflight(), {inflight_member(user_id, event_id): now}, xx=True)
+
+    def settled(self, user_id: str, event_id: str) -> None:
+        """The event is final: stop watching it."""
+        self._client.zrem(self._keys.inflight(), inflight_member(user_id, event_id))
+
+    def stalled(self, before: float, limit: int = 100) -> list[tuple[str, str]]:
+        """(user_id, event_id) of QUEUED events with no sign of life since `before`."""
+        members = self._client.zrangebyscore(
+            self._keys.inflight(), "-inf", before, start=0, num=limit
+        )
+        return [tuple(_text(m).split("\x00", 1)) for m in members]  # type: ignore[misc]
 
     def read(self, user_id: str, event_id: str) -> dict[str, str]:
         """The claim hash as text (empty when unknown)."""

@@ -50,6 +50,11 @@ class Keys:
         """Sorted set: `user_id\\x00event_id` -> unix time its next CRITICAL round is due."""
         return f"{self.prefix}due"
 
+    def inflight(self) -> str:
+        """Sorted set: `user_id\\x00event_id` of every QUEUED event -> its last sign of progress
+        (unix time); the scheduler resumes an event whose chain went quiet for too long."""
+        return f"{self.prefix}inflight"
+
     def web_published(self, user_id: str, event_id: str, round_no: int) -> str:
         """String: when the WEB attempt of this round published the event (its ack wait starts)."""
         return f"{self.prefix}webpub:{{{user_id}}}:{event_id}:{round_no}"

@@ -89,6 +89,7 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
     now = time.time()
     if carry.get("delivered"):
         return carry
+    deps.store.claims.touch(user_id, event_id, now)  # a sign of life for the stall sweep
     not_before = job.get("not_before", 0.0)
     if not_before > now:
         # A wait longer than one countdown is done in steps (DESIGN.md, "Timing rules").

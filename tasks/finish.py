@@ -108,6 +108,8 @@ def _finish(carry: dict[str, Any], job: dict[str, Any]) -> None:
             user_id, event_id, ClaimState.ACK_ERROR, round_no, error=error_message(outcomes)
         )
     state, via, error = stored
+    if state in ("DELIVERED", "ACK_ERROR"):
+        claims.settled(user_id, event_id)
     if state == "STALE" or state == "GONE":
         log.warning("finish round=%s found claim %s; no ack", round_no, state)
         return

@@ -16,7 +16,7 @@ from store import Store
 
 from .plan import build_round
 
-__all__ = ["publish_due", "run_scheduler"]
+__all__ = ["publish_due", "resume_stalled", "run_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,50 @@ def publish_due(store: Store, now: float | None = None, limit: int = 100) -> int
     return started
 
 
-def run_scheduler(store: Store, stop: threading.Event, interval_s: float = 0.5) -> None:
-    """Loop until `stop` is set."""
-    log.info("scheduler running: sweeping %s every %.1fs", store.keys.due(), interval_s)
+def resume_stalled(store: Store, stall_s: float, now: float | None = None) -> int:
+    """Start the next round of every QUEUED event whose chain went quiet for `stall_s` (its
+    messages lost with a broker, or a worker that died without the broker redelivering)."""
+    now = now or time.time()
+    resumed = 0
+    for user_id, event_id in store.claims.stalled(now - stall_s):
+        claim = store.claims.read(user_id, event_id)
+        if claim.get("state") not in ("QUEUED", "PENDING") or not claim.get("resume"):
+            store.claims.settled(user_id, event_id)
+            continue
+        try:
+            entry = json.loads(claim["resume"])
+            round_no = int(claim.get("round", 0))
+            entry["job"]["round"] = round_no + 1
+        except (ValueError, KeyError, TypeError):
+            log.error("event_id=%s stalled but cannot be resumed: unreadable resume entry", event_id)
+            store.claims.settled(user_id, event_id)
+            continue
+        if store.claims.advance_round(user_id, event_id, round_no, json.dumps(entry), now):
+            resumed += 1
+            log.warning(
+                "event_id=%s stalled for %.0fs in round %s; round %s started",
+                event_id,
+                stall_s,
+                round_no,
+                round_no + 1,
+            )
+    return resumed
+
+
+def run_scheduler(
+    store: Store, stop: threading.Event, stall_s: float, interval_s: float = 0.5
+) -> None:
+    """Loop until `stop` is set: publish due rounds, resume stalled events."""
+    log.info(
+        "scheduler running: sweeping %s every %.1fs, resuming events quiet for %.0fs",
+        store.keys.due(),
+        interval_s,
+        stall_s,
+    )
     while not stop.is_set():
         try:
             publish_due(store)
+            resume_stalled(store, stall_s)
         except Exception:
             log.exception("sweep failed; retrying")
         stop.wait(interval_s)

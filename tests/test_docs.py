@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 
 def test_every_setting_is_documented():
     text = (ROOT / "docs" / "configuration.md").read_text()
-    for name, field in Settings.model_fields.items():
+    for name in Settings.model_fields:
         variable = "CELERY_BROKER_URL" if name == "celery_broker_url" else f"NOTIFY_{name.upper()}"
         assert f"`{variable}`" in text, f"{variable} is missing from docs/configuration.md"
 

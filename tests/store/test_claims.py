@@ -40,7 +40,7 @@ def queued(store: Store) -> tuple[str, str]:
     """A fresh event claimed and moved to QUEUED (round 0)."""
     user, event = ids()
     claim_one(store, user, event)
-    assert store.claims.mark_queued_many([(user, event)]) == [True]
+    assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [True]
     return user, event
 
 
@@ -68,8 +68,8 @@ def test_mark_queued_many_moves_only_pending_claims(store: Store) -> None:
     _, unknown = ids()
     claim_one(store, user, event)
 
-    assert store.claims.mark_queued_many([(user, event), (user, unknown)]) == [True, False]
-    assert store.claims.mark_queued_many([(user, event)]) == [True]  # already QUEUED: still queued
+    assert store.claims.mark_queued_many([(user, event, "{}"), (user, unknown, "{}")], time.time()) == [True, False]
+    assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [True]  # already QUEUED: still queued
     assert store.claims.read(user, event)["state"] == "QUEUED"
     assert store.claims.read(user, unknown) == {}  # never created by mark_queued
     assert claim_one(store, user, event).state == ClaimState.QUEUED
@@ -89,7 +89,7 @@ def test_final_state_never_goes_backwards(store: Store) -> None:
         "WEB",
         "",
     )
-    assert store.claims.mark_queued_many([(user, event)]) == [False]
+    assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [False]
     assert store.claims.advance_round(user, event, 0, f"{event}-r0", 0.0) is False
     store.claims.release(user, event)
 
@@ -217,7 +217,7 @@ def test_an_expired_pending_lease_is_reclaimed_once(store: Store) -> None:
 def test_an_old_queued_claim_is_never_reclaimed(store: Store) -> None:
     user, event = ids()
     claim_one(store, user, event, at=now_ms() - LEASE_MS - 1_000)
-    store.claims.mark_queued_many([(user, event)])
+    store.claims.mark_queued_many([(user, event, "{}")], time.time())
 
     assert claim_one(store, user, event).seen == Seen.KNOWN
 
@@ -253,7 +253,7 @@ def test_claims_of_two_users_are_apart(store: Store) -> None:
     user_a, event = ids()
     user_b = f"u-{uuid.uuid4().hex[:10]}"
     claim_one(store, user_a, event)
-    store.claims.mark_queued_many([(user_a, event)])
+    store.claims.mark_queued_many([(user_a, event, "{}")], time.time())
 
     # The same event id from another user's container neither reads nor blocks user A's claim.
     other = claim_one(store, user_b, event)
@@ -270,7 +270,7 @@ def test_claim_many_answers_a_batch_of_100_in_order(store: Store) -> None:
 
     assert len(results) == 100
     assert [r.seen for r in results] == [Seen.KNOWN if i % 2 == 0 else Seen.NEW for i in range(100)]
-    assert store.claims.mark_queued_many([(user, e) for e in events]) == [True] * 100
+    assert store.claims.mark_queued_many([(user, e, "{}") for e in events], time.time()) == [True] * 100
 
 
 def test_ids_containing_colons_never_share_a_claim(store: Store) -> None:

@@ -303,3 +303,34 @@ def test_critical_ignores_a_mute_on_its_last_channel(pipeline, client, acks, new
     client.send(event)
 
     assert acks.collect(client, event.event_id)[-1].delivered_via == ChannelType.SLACK
+
+
+def test_a_lost_chain_is_resumed_by_the_stall_sweep(pipeline, new_id, store, settings):
+    """A QUEUED event whose chain vanished (broker lost it) is started again: never a silent drop."""
+    import json
+    import time
+
+    from tasks import channel_plan, new_job
+    from tasks.scheduler import resume_stalled
+
+    user = new_id("lost")
+    _webhooks(store, pipeline, user)
+    event = _order(user, ["DISCORD"])
+    long_ago = time.time() - 3600
+    store.claims.claim_many(
+        [(user, event.event_id, b"gone")], settings.ingress_id, int(long_ago * 1000)
+    )
+    job = new_job(event, settings.ingress_id, b"gone", int(time.time() * 1000))
+    resume = json.dumps({"job": job, "plan": channel_plan(event, "", "")})
+    # The ingress marked it QUEUED, but round 0's chain never reaches a worker.
+    assert store.claims.mark_queued_many([(user, event.event_id, resume)], long_ago) == [True]
+
+    assert resume_stalled(store, stall_s=60) >= 1
+    deadline = time.monotonic() + 20
+    while store.claims.read(user, event.event_id).get("state") != "DELIVERED":
+        assert time.monotonic() < deadline, store.claims.read(user, event.event_id)
+        time.sleep(0.1)
+    claim = store.claims.read(user, event.event_id)
+    assert (claim["round"], claim["delivered_via"]) == ("1", "DISCORD")
+    assert len(pipeline.state.requests("discord")) == 1
+    assert (user, event.event_id) not in store.claims.stalled(time.time() + 1), "settled once final"
