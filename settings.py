@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     round_backoff_s: float = 30.0
     #: A QUEUED event whose chain showed no sign of life for this long is started again by the
     #: scheduler (a chain lost with a broker or a worker); above visibility timeout + countdowns.
-    stall_s: float = 900.0
+    stall_s: float = 3600.0
 
     # Input limits.
     max_payload_bytes: int = 65536

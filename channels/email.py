@@ -18,7 +18,8 @@ Error map (python_http_client raises an `HTTPError` subclass for every status >=
 429                                     RATE_LIMITED: ``Retry-After``, else ``X-RateLimit-Reset``
                                         minus now, else `DEFAULT_RETRY_AFTER_S`
 5xx, timeout, connection error          TRANSIENT
-400, 401, 403, 404, 413                 PERMANENT, with SendGrid's ``errors[].message``
+other 4xx (400, 401, 403, 404, 413, …)  PERMANENT, with SendGrid's ``errors[].message``
+408                                     TRANSIENT
 an address that is not one, bad host    PERMANENT (nothing sent)
 anything else                           TRANSIENT
 ======================================  ====================================================
@@ -71,8 +72,6 @@ DEFAULT_RETRY_AFTER_S = 60.0
 #: Longest subject, in characters.
 MAX_SUBJECT_CHARS = 200
 #: Statuses where sending the same mail again cannot succeed.
-PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 413})
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -226,7 +225,7 @@ def classify(result: Response | BaseException) -> Outcome:
         detail = f"sendgrid HTTP {status}: {_reason(result)}"
         if status == 429:
             return Outcome.rate_limited(detail, _retry_after(result.headers))
-        if status in PERMANENT_STATUSES:
+        if 400 <= status < 500 and status != 408:
             return Outcome.permanent(detail)
         return Outcome.transient(detail)
     if isinstance(result, TimeoutError) or (

@@ -19,6 +19,11 @@ __all__ = ["Summary", "summarize"]
 
 log = logging.getLogger(__name__)
 
+#: Decimals written out in plain digits up to this exponent; scientific notation beyond.
+MAX_PLAIN_EXPONENT = 40
+#: Longest text shown for one payload field.
+MAX_FIELD_CHARS = 500
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -37,11 +42,14 @@ def _s(payload: dict[str, Any], name: str) -> str:
     value = payload.get(name)
     if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
         return ""
-    if isinstance(
-        value, Decimal
-    ):  # a JSON number with a fraction, as written ("1E-8" -> 0.00000001)
-        return format(value, "f")
-    return str(value).strip()
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and abs(value.adjusted()) <= MAX_PLAIN_EXPONENT
+    ):
+        return format(value, "f")  # as written: "1E-8" -> 0.00000001, "50000.10" stays
+    # str() of a huge exponent stays short ("1E+50000000"); "f" would write every digit.
+    return str(value).strip()[:MAX_FIELD_CHARS]
 
 
 def _human(event_type: str) -> str:

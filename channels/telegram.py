@@ -81,6 +81,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Anything shaped like a bot token ("123456:AA…"), masked out of provider messages.
+_TOKEN_LIKE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{10,}")
+
 T = TypeVar("T")
 
 #: The directory field holding the user's chat id.
@@ -318,7 +321,10 @@ def classify(exc: BaseException) -> Outcome:
         return Outcome.permanent(f"telegram forbidden: {_clean(exc.message)}")
     if isinstance(exc, InvalidToken):
         # PTB's own message may quote the token: never pass it on.
-        return Outcome.permanent("telegram rejected the bot token (NOTIFY_TELEGRAM_TOKEN)")
+        reason = _TOKEN_LIKE.sub("<token>", _clean(exc.message))
+        return Outcome.permanent(
+            f"telegram rejected the bot token (NOTIFY_TELEGRAM_TOKEN): {reason}"
+        )
     if isinstance(exc, BadRequest):
         return Outcome.permanent(f"telegram bad request: {_clean(exc.message)}")
     if isinstance(exc, TimedOut):

@@ -67,6 +67,6 @@ def post_json(http: httpx.Client, provider: str, url: str, body: dict[str, Any])
         return Outcome.transient(f"{provider} timeout: {type(exc).__name__}")
     except httpx.TransportError as exc:
         return Outcome.transient(f"{provider} connection error: {type(exc).__name__}")
-    except httpx.InvalidURL:
+    except (httpx.InvalidURL, UnicodeError, ValueError):
         return Outcome.permanent(f"{provider} webhook address is not a valid URL")
     return classify_response(provider, response)

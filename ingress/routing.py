@@ -21,6 +21,7 @@ from proto import (
     AckStatus,
     ChannelType,
     EventAck,
+    EventType,
     FrameError,
     Limits,
     Priority,
@@ -137,23 +138,18 @@ class EventRouter:
         fast: list[tuple[Inbound, UserEvent]] = []
         enqueued: list[tuple[Inbound, UserEvent, str]] = []
         broker_down = False
+        fresh = [
+            (i, e, c) for (i, e), c in zip(queued, claims, strict=True) if c.seen != Seen.KNOWN
+        ]
         for (inbound, event), claim in zip(queued, claims, strict=True):
-            priority = Priority.Name(event.delivery.priority)
             if claim.seen == Seen.KNOWN:
                 self._replay(inbound, event, claim, result)
-                metrics.EVENTS.labels(priority, "resend").inc()
-                continue
-            plan = channel_plan(
-                event,
-                self._settings.default_channels_normal,
-                self._settings.default_channels_critical,
-            )
-            if (
-                event.delivery.priority == Priority.NORMAL
-                and has_subscriber(event.user_id)
-                and plan
-                and plan[0]["channel"] in FAST_PATH_FIRST
-            ):
+                metrics.EVENTS.labels(Priority.Name(event.delivery.priority), "resend").inc()
+        fast_ok = self._fast_path_allowed([e for _, e, _ in fresh], has_subscriber)
+        for (inbound, event, claim), take_fast in zip(fresh, fast_ok, strict=True):
+            priority = Priority.Name(event.delivery.priority)
+            plan = self._plan(event)
+            if take_fast:
                 fast.append((inbound, event))
                 metrics.EVENTS.labels(priority, "xpub").inc()
             elif not broker_down and (
@@ -181,6 +177,28 @@ class EventRouter:
         for (inbound, event, _), ok in zip(enqueued, marked, strict=True):
             if ok:
                 result.acks.append((inbound.routing_id, _ack(event.event_id, AckStatus.QUEUED)))
+
+    def _plan(self, event: UserEvent) -> list[dict]:
+        return channel_plan(
+            event, self._settings.default_channels_normal, self._settings.default_channels_critical
+        )
+
+    def _fast_path_allowed(self, events: list[UserEvent], has_subscriber) -> list[bool]:
+        """NORMAL, a live subscriber here, first preference ACTIVE_SESSION or WEB, WEB not muted
+        for the event type (the mutes of every candidate read in one pipeline)."""
+        candidates = [
+            event.delivery.priority == Priority.NORMAL
+            and has_subscriber(event.user_id)
+            and (plan := self._plan(event))
+            and plan[0]["channel"] in FAST_PATH_FIRST
+            for event in events
+        ]
+        wanted = [event.user_id for event, ok in zip(events, candidates, strict=True) if ok]
+        mutes = iter(self._store.directory.muted_many(wanted))
+        return [
+            bool(ok) and f"WEB:{EventType.Name(event.event_type)}" not in next(mutes)
+            for event, ok in zip(events, candidates, strict=True)
+        ]
 
     def _deliver_fast(self, fast, result: BatchResult) -> None:
         """NORMAL to a live subscriber: publish, record DELIVERED via WEB, ack."""

@@ -59,6 +59,15 @@ class Directory:
             values[name] = tuple(json.loads(text)) if name in _LIST_FIELDS else text
         return UserProfile(user_id=user_id, **values)
 
+    def muted_many(self, user_ids: list[str]) -> list[tuple[str, ...]]:
+        """Each user's muted "CHANNEL:EVENT_TYPE" pairs, in one round trip."""
+        if not user_ids:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.hget(self._keys.user(user_id), "muted")
+        return [tuple(json.loads(raw)) if raw else () for raw in pipe.execute()]
+
     def put(self, profile: UserProfile) -> None:
         """Store the whole profile."""
         mapping = {
@@ -69,7 +78,15 @@ class Directory:
         self._client.hset(self._keys.user(profile.user_id), mapping=mapping)
 
     def update(self, user_id: str, **changes) -> UserProfile:
-        """Read, change the named fields, write back; returns the new profile."""
-        profile = replace(self.get(user_id) or UserProfile(user_id=user_id), **changes)
-        self.put(profile)
-        return profile
+        """Write only the named fields (a concurrent update of other fields is kept); returns
+        the new profile."""
+        profile = replace(UserProfile(user_id=user_id), **changes)  # validates the names
+        mapping = {
+            name: json.dumps(list(value)) if name in _LIST_FIELDS else value
+            for name, value in changes.items()
+        }
+        if mapping:
+            self._client.hset(self._keys.user(user_id), mapping=mapping)
+        else:
+            self._client.hsetnx(self._keys.user(user_id), "email", "")
+        return self.get(user_id) or profile

@@ -115,6 +115,13 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
         outcome = _web(task, carry, job, deps, now)
     if outcome is None:
         outcome = _deliver(job, deps)
+    if outcome.kind == Kind.DELIVERED:
+        # First, before anything else can fail: a redelivered task must not send again.
+        deps.store.client.set(
+            deps.store.keys.channel_claim(user_id, event_id, channel),
+            outcome.receipt or "1",
+            ex=CLAIM_TTL_S,
+        )
 
     tries = job.get("tries", 0)
     planned = job.get("resolved_from", channel)  # what the plan asked for, e.g. ACTIVE_SESSION
@@ -133,11 +140,6 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
     )
 
     if outcome.kind == Kind.DELIVERED:
-        deps.store.client.set(
-            deps.store.keys.channel_claim(user_id, event_id, channel),
-            outcome.receipt or "1",
-            ex=CLAIM_TTL_S,
-        )
         _trim_to_finish(task)
         delivered = {"channel": channel}
         return {**_with_outcome(carry, planned, outcome), "delivered": delivered}

@@ -23,7 +23,7 @@ from .escalation import give_up_at, round_backoff_s
 from .plan import build_round, initial_carry
 from .relay import send_ack
 
-__all__ = ["error_message", "finish", "finish_on_error"]
+__all__ = ["error_message", "finish", "finish_on_error", "latest_per_channel"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,15 @@ def error_message(outcomes: list[dict[str, Any]]) -> str:
         return f"no address for any requested channel: {names}"
     parts = [f"{o['channel']}: {o['kind']} ({o['detail']})" for o in outcomes]
     return "; ".join(parts) or "no channel to try"
+
+
+def latest_per_channel(*rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each channel's latest outcome over several rounds, in the order channels were first tried."""
+    latest: dict[str, dict[str, Any]] = {}
+    for outcomes in rounds:
+        for outcome in outcomes:
+            latest[outcome["channel"]] = outcome
+    return list(latest.values())
 
 
 @app.task(name="notify.finish", bind=True, max_retries=None)
@@ -65,6 +74,15 @@ def finish_on_error(request, exc, traceback) -> None:
             _finish(carry, job)
             return
         planned = job.get("resolved_from", job.get("channel", "?"))
+        store = get_deps().store
+        event = job["event"]
+        claim_key = store.keys.channel_claim(
+            event["user_id"], event["event_id"], job.get("channel", "?")
+        )
+        if store.client.exists(claim_key):
+            # The provider accepted it before the link failed: delivered, not a reason to go on.
+            _finish({**carry, "delivered": {"channel": job["channel"]}}, job)
+            return
         failed = Outcome.transient(f"internal error: {type(exc).__name__}: {exc}")
         carry = {
             **carry,
@@ -104,8 +122,9 @@ def _finish(carry: dict[str, Any], job: dict[str, Any]) -> None:
         outcomes = carry.get("outcomes", [])
         if event["priority"] == "CRITICAL" and _schedule_next_round(job, outcomes, deps):
             return
+        everything = latest_per_channel(job.get("history", []), outcomes)
         stored = claims.finalize(
-            user_id, event_id, ClaimState.ACK_ERROR, round_no, error=error_message(outcomes)
+            user_id, event_id, ClaimState.ACK_ERROR, round_no, error=error_message(everything)
         )
     state, via, error = stored
     if state in ("DELIVERED", "ACK_ERROR"):
@@ -143,6 +162,8 @@ def _schedule_next_round(job: dict[str, Any], outcomes: list[dict[str, Any]], de
     event = job["event"]
     next_job = {key: value for key, value in job.items() if key not in _LINK_KEYS}
     next_job["round"] = job["round"] + 1
+    # The final ACK_ERROR names every channel ever tried, not only the last round's.
+    next_job["history"] = latest_per_channel(job.get("history", []), outcomes)
     member = json.dumps({"job": next_job, "plan": plan})
     if deps.store.claims.advance_round(
         event["user_id"], event["event_id"], job["round"], member, now + pause

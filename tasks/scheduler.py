@@ -66,7 +66,9 @@ def resume_stalled(store: Store, stall_s: float, now: float | None = None) -> in
             round_no = int(claim.get("round", 0))
             entry["job"]["round"] = round_no + 1
         except (ValueError, KeyError, TypeError):
-            log.error("event_id=%s stalled but cannot be resumed: unreadable resume entry", event_id)
+            log.error(
+                "event_id=%s stalled but cannot be resumed: unreadable resume entry", event_id
+            )
             store.claims.settled(user_id, event_id)
             continue
         if store.claims.advance_round(user_id, event_id, round_no, json.dumps(entry), now):

@@ -243,7 +243,9 @@ def test_rate_limit_falls_back_to_the_reset_header_then_the_default() -> None:
         (404, Kind.PERMANENT),
         (413, Kind.PERMANENT),
         (502, Kind.TRANSIENT),
-        (405, Kind.TRANSIENT),
+        (405, Kind.PERMANENT),
+        (422, Kind.PERMANENT),
+        (408, Kind.TRANSIENT),
     ],
 )
 def test_other_statuses(status: int, kind: Kind) -> None:

@@ -316,3 +316,9 @@ def test_kind_values_are_the_wire_strings() -> None:
         "permanent",
         "skipped",
     ]
+
+
+def test_a_number_with_a_huge_exponent_stays_short() -> None:
+    raw = b'{"side": "buy", "symbol": "BTC/USDT", "fill_price": 1e50000000, "fill_quantity": 1E-400000}'
+    summary = summarize(from_wire("ORDER_FILLED", raw))
+    assert summary.title == "Order filled — BUY 1E-400000 BTC/USDT @ 1E+50000000"

@@ -221,3 +221,22 @@ def test_malformed_relay_messages_do_not_stop_the_ingress(
     event = make_event(user, "ORDER_FILLED", "CRITICAL", [("SLACK", False)])
     client.send(event)
     assert acks.collect(client, event.event_id)[-1].status == AckStatus.DELIVERED
+
+
+def test_normal_fast_path_respects_a_web_mute(pipeline, client, subscribe, acks, new_id, store):
+    user = new_id("webmute")
+    sub = subscribe(user)
+    store.directory.update(
+        user,
+        muted=("WEB:ORDER_FILLED",),
+        discord_webhook=f"{pipeline.url}/discord/api/webhooks/6/{user}",
+    )
+    event = make_event(user, "ORDER_FILLED", "NORMAL", [("WEB", False), ("DISCORD", False)])
+    client.send(event)
+
+    received = acks.collect(client, event.event_id)
+    assert [(a.status, a.delivered_via) for a in received][-1] == (
+        AckStatus.DELIVERED,
+        ChannelType.DISCORD,
+    )
+    assert not sub.poll(500), "muted: nothing published to the session"

@@ -68,8 +68,12 @@ def test_mark_queued_many_moves_only_pending_claims(store: Store) -> None:
     _, unknown = ids()
     claim_one(store, user, event)
 
-    assert store.claims.mark_queued_many([(user, event, "{}"), (user, unknown, "{}")], time.time()) == [True, False]
-    assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [True]  # already QUEUED: still queued
+    assert store.claims.mark_queued_many(
+        [(user, event, "{}"), (user, unknown, "{}")], time.time()
+    ) == [True, False]
+    assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [
+        True
+    ]  # already QUEUED: still queued
     assert store.claims.read(user, event)["state"] == "QUEUED"
     assert store.claims.read(user, unknown) == {}  # never created by mark_queued
     assert claim_one(store, user, event).state == ClaimState.QUEUED
@@ -270,7 +274,10 @@ def test_claim_many_answers_a_batch_of_100_in_order(store: Store) -> None:
 
     assert len(results) == 100
     assert [r.seen for r in results] == [Seen.KNOWN if i % 2 == 0 else Seen.NEW for i in range(100)]
-    assert store.claims.mark_queued_many([(user, e, "{}") for e in events], time.time()) == [True] * 100
+    assert (
+        store.claims.mark_queued_many([(user, e, "{}") for e in events], time.time())
+        == [True] * 100
+    )
 
 
 def test_ids_containing_colons_never_share_a_claim(store: Store) -> None:

@@ -171,3 +171,20 @@ def test_delivery_log_in_a_pipeline_is_written_on_execute(store: Store) -> None:
 
 def test_delivery_log_of_an_unknown_event_is_empty(store: Store) -> None:
     assert store.delivery_log.read(uid("user"), uid("event")) == []
+
+
+def test_update_writes_only_the_named_fields(store) -> None:
+    import uuid
+
+    user = f"partial-{uuid.uuid4().hex[:8]}"
+    store.directory.update(user, email="a@example.com", push_tokens=("t1",))
+    stale = store.directory.get(user)
+    store.directory.update(user, telegram_chat="42")  # e.g. the bot linking a chat meanwhile
+    store.directory.update(user, push_tokens=tuple(t for t in stale.push_tokens if t != "t1"))
+    profile = store.directory.get(user)
+    assert (profile.email, profile.telegram_chat, profile.push_tokens) == (
+        "a@example.com",
+        "42",
+        (),
+    )
+    assert store.directory.muted_many([user, "nobody-" + user]) == [(), ()]

@@ -297,3 +297,24 @@ def test_each_channels_reason_in_plan_order() -> None:
 
 def test_no_outcomes_at_all() -> None:
     assert error_message([]) == "no channel to try"
+
+
+def test_every_channel_ever_tried_is_named_in_the_final_error() -> None:
+    from tasks.finish import error_message, latest_per_channel
+
+    round0 = [
+        {"channel": "TELEGRAM", "kind": "permanent", "detail": "blocked", "skip": None},
+        {
+            "channel": "WEB",
+            "kind": "skipped",
+            "detail": "no live web session",
+            "skip": "not_active",
+        },
+    ]
+    round1 = [
+        {"channel": "WEB", "kind": "skipped", "detail": "no ack within 30s", "skip": "not_active"}
+    ]
+    merged = latest_per_channel(round0, round1)
+    assert error_message(merged) == (
+        "TELEGRAM: permanent (blocked); WEB: skipped (no ack within 30s)"
+    )
