@@ -49,4 +49,4 @@ def render(notice: Notice) -> dict[str, Any]:
 
 def send(body: dict[str, Any], webhook_url: str, deps: Deps) -> Outcome:
     """One POST to the webhook."""
-    return post_json(deps.http, "slack", webhook_url, body)
+    return post_json(deps.http, "slack", webhook_url, body, deps.settings.provider_timeout_s)

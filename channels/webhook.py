@@ -1,13 +1,15 @@
 """Incoming-webhook POST over httpx and the error map shared by Discord and Slack.
 
 Error map: 2xx -> DELIVERED; 429 -> RATE_LIMITED (`retry_after` of a Discord JSON body, else
-the Retry-After header); an address that is not http(s) -> PERMANENT; 5xx, timeouts and connection errors -> TRANSIENT; other 4xx (404/410
-unknown webhook, 400 bad body, 401/403) -> PERMANENT. A webhook URL is a credential: details
-never contain it.
+the Retry-After header); an address that is not a valid http(s) URL -> PERMANENT; 5xx, timeouts
+(also an answer not read within the provider timeout overall) and connection errors ->
+TRANSIENT; other 4xx (404/410 unknown webhook, 400 bad body, 401/403) -> PERMANENT. A webhook
+URL is a credential: details never contain it.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -19,6 +21,8 @@ __all__ = ["classify_response", "post_json"]
 
 #: Used when a 429 carries no usable retry-after.
 DEFAULT_RETRY_AFTER_S = 5.0
+#: Most of a webhook's answer that is read (only its status and error text matter).
+MAX_BODY_BYTES = 64 * 1024
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -57,10 +61,29 @@ def classify_response(provider: str, response: httpx.Response) -> Outcome:
     return Outcome.permanent(detail)
 
 
-def post_json(http: httpx.Client, provider: str, url: str, body: dict[str, Any]) -> Outcome:
+def _post(http: httpx.Client, url: str, body: dict[str, Any], deadline_s: float) -> httpx.Response:
+    """POST and read at most MAX_BODY_BYTES of the answer, all within `deadline_s` (httpx's own
+    timeouts are per read, so a server dripping bytes could hold a worker far longer)."""
+    started = time.monotonic()
+    with http.stream("POST", url, json=body) as response:
+        content = bytearray()
+        for chunk in response.iter_bytes():
+            content += chunk[: MAX_BODY_BYTES - len(content)]
+            if len(content) >= MAX_BODY_BYTES:
+                break
+            if time.monotonic() - started > deadline_s:
+                raise httpx.ReadTimeout(f"answer not read within {deadline_s:g}s")
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=bytes(content)
+        )
+
+
+def post_json(
+    http: httpx.Client, provider: str, url: str, body: dict[str, Any], deadline_s: float = 10.0
+) -> Outcome:
     """POST the body; every failure becomes an Outcome."""
     try:
-        response = http.post(url, json=body)
+        response = _post(http, url, body, deadline_s)
     except httpx.UnsupportedProtocol:
         return Outcome.permanent(f"{provider} webhook address is not an http(s) URL")
     except httpx.TimeoutException as exc:
