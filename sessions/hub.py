@@ -104,6 +104,9 @@ class Hub:
         self._store = store
         self._ack_ttl_s = ack_ttl_s
         self._users: dict[str, _User] = {}
+        #: What was sent to users whose last socket closed, and when: a browser that reconnects
+        #: quickly may still ack those events.
+        self._left: dict[str, tuple[OrderedDict[str, None], float]] = {}
 
     # Sessions and subscriptions.
 
@@ -112,6 +115,9 @@ class Hub:
         user = self._users.get(user_id)
         if user is None:
             user = self._users[user_id] = _User()
+            sent, left_at = self._left.pop(user_id, (None, 0.0))
+            if sent is not None and time.monotonic() - left_at < self._ack_ttl_s:
+                user.sent = sent
             self._sub.setsockopt(zmq.SUBSCRIBE, topic_for(user_id))
             log.info("user=%s subscribed (first session)", user_id)
         session = Session(user_id, connection)
@@ -131,6 +137,11 @@ class Hub:
         if not user.sessions:
             del self._users[session.user_id]
             self._unsubscribe(session.user_id)
+            now = time.monotonic()
+            self._left[session.user_id] = (user.sent, now)
+            for user_id, (_, left_at) in list(self._left.items()):
+                if now - left_at >= self._ack_ttl_s:
+                    del self._left[user_id]
 
     def _unsubscribe(self, user_id: str) -> None:
         with contextlib.suppress(zmq.ZMQError):  # the socket may already be closing

@@ -92,6 +92,20 @@ def test_session_gets_its_event_and_acks_it(
         assert store.client.ttl(key) > settings.web_ack_timeout_s
 
 
+def test_a_browser_that_reconnects_can_still_ack(session_server, client, store, token_for, new_id):
+    user = new_id("reconnect")
+    with browser(session_server, token_for(user)) as ws:
+        wait_until(lambda: store.presence.is_present(user), "presence from the live session")
+        event = make_event(user, "ORDER_FILLED", "INFORMATIONAL")
+        client.send(event)
+        assert receive(ws)["event_id"] == event.event_id
+    wait_until(lambda: not store.presence.is_present(user), "presence gone with the socket")
+    with browser(session_server, token_for(user)) as ws:  # e.g. a page reload
+        ws.send(json.dumps({"ack": event.event_id}))
+        assert receive(ws) == {"type": "acked", "event_id": event.event_id}
+    assert store.client.exists(store.keys.web_ack(user, event.event_id))
+
+
 def test_acks_for_events_not_sent_to_the_user_are_ignored(
     session_server, client, store, token_for, new_id
 ):
