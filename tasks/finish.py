@@ -32,10 +32,14 @@ MIN_ROUND_LEFT_S = 1.0
 
 
 def error_message(outcomes: list[dict[str, Any]]) -> str:
-    """The ACK_ERROR text: every channel's reason, in plan order."""
-    if outcomes and all(o.get("skip") == SkipCode.NO_ADDRESS for o in outcomes):
-        names = ", ".join(o["channel"] for o in outcomes)
-        return f"no address for any requested channel: {names}"
+    """The ACK_ERROR text: every channel's reason, in plan order. When no channel was even tried
+    because none that needs an address had one, it says so first."""
+    missing = [o for o in outcomes if o.get("skip") == SkipCode.NO_ADDRESS]
+    others = [o for o in outcomes if o.get("skip") != SkipCode.NO_ADDRESS]
+    parts = [f"{o['channel']}: {o['kind']} ({o['detail']})" for o in others]
+    if missing and all(o["kind"] == "skipped" for o in others):
+        names = ", ".join(o["channel"] for o in missing)
+        return "; ".join([f"no address for any requested channel: {names}", *parts])
     parts = [f"{o['channel']}: {o['kind']} ({o['detail']})" for o in outcomes]
     return "; ".join(parts) or "no channel to try"
 

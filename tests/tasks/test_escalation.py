@@ -318,3 +318,32 @@ def test_every_channel_ever_tried_is_named_in_the_final_error() -> None:
     assert error_message(merged) == (
         "TELEGRAM: permanent (blocked); WEB: skipped (no ack within 30s)"
     )
+
+
+def test_no_address_is_named_first_when_nothing_could_be_tried() -> None:
+    from tasks.finish import error_message
+
+    outcomes = [
+        {
+            "channel": "ACTIVE_SESSION",
+            "kind": "skipped",
+            "detail": "no live session on any channel",
+            "skip": "not_active",
+        },
+        {
+            "channel": "TELEGRAM",
+            "kind": "skipped",
+            "detail": "no telegram_chat for user",
+            "skip": "no_address",
+        },
+        {
+            "channel": "EMAIL",
+            "kind": "skipped",
+            "detail": "no email for user",
+            "skip": "no_address",
+        },
+    ]
+    assert error_message(outcomes) == (
+        "no address for any requested channel: TELEGRAM, EMAIL; "
+        "ACTIVE_SESSION: skipped (no live session on any channel)"
+    )
