@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
 from sandbox import (
-    SandboxServer,
     discord_webhook_url,
     list_requests,
-    reset,
     set_switch,
     slack_webhook_url,
     telegram_api_url,
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def url(server: SandboxServer) -> Iterator[str]:
-    reset(server.url)
-    yield server.url
-    reset(server.url)
 
 
 def test_page_is_self_contained_html(url: str) -> None:

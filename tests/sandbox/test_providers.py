@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,9 @@ from sendgrid.helpers.mail import Mail
 
 from sandbox import (
     UNKNOWN_CHAT_ID,
-    SandboxServer,
     fcm_endpoint,
     inject_telegram_message,
     list_requests,
-    reset,
     sendgrid_host,
     service_account_file,
     set_switch,
@@ -39,19 +36,6 @@ from sandbox import (
 )
 
 TOKEN = "123456:sandbox-test-token"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def url(server: SandboxServer) -> Iterator[str]:
-    reset(server.url)
-    yield server.url
-    reset(server.url)
 
 
 # -- Telegram: python-telegram-bot ---------------------------------------------------------------

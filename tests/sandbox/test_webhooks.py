@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -15,19 +13,6 @@ from sandbox import (
     set_switch,
     slack_webhook_url,
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer(port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def url(server: SandboxServer) -> Iterator[str]:
-    reset(server.url)
-    yield server.url
-    reset(server.url)
 
 
 def test_url_resolves_port_zero(server: SandboxServer) -> None:
