@@ -115,7 +115,7 @@ def test_send_ack_error_exits_1(pipeline, stack_env, new_id):
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
         "QUEUED",
-        "ACK_ERROR: DISCORD: skipped (no discord_webhook for user); SLACK: skipped (only_if_active: SLACK has no sessions)",
+        "ACK_ERROR: no address for any requested channel: DISCORD; SLACK: skipped (only_if_active: SLACK has no sessions)",
     ]
 
 
