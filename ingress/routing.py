@@ -145,10 +145,10 @@ class EventRouter:
             if claim.seen == Seen.KNOWN:
                 self._replay(inbound, event, claim, result)
                 metrics.EVENTS.labels(Priority.Name(event.delivery.priority), "resend").inc()
-        fast_ok = self._fast_path_allowed([e for _, e, _ in fresh], has_subscriber)
-        for (inbound, event, claim), take_fast in zip(fresh, fast_ok, strict=True):
+        plans = [self._plan(event) for _, event, _ in fresh]
+        fast_ok = self._fast_path_allowed([e for _, e, _ in fresh], plans, has_subscriber)
+        for (inbound, event, claim), plan, take_fast in zip(fresh, plans, fast_ok, strict=True):
             priority = Priority.Name(event.delivery.priority)
-            plan = self._plan(event)
             if take_fast:
                 fast.append((inbound, event))
                 metrics.EVENTS.labels(priority, "xpub").inc()
@@ -183,15 +183,17 @@ class EventRouter:
             event, self._settings.default_channels_normal, self._settings.default_channels_critical
         )
 
-    def _fast_path_allowed(self, events: list[UserEvent], has_subscriber) -> list[bool]:
+    def _fast_path_allowed(
+        self, events: list[UserEvent], plans: list[list[dict]], has_subscriber
+    ) -> list[bool]:
         """NORMAL, a live subscriber here, first preference ACTIVE_SESSION or WEB, WEB not muted
         for the event type (the mutes of every candidate read in one pipeline)."""
         candidates = [
             event.delivery.priority == Priority.NORMAL
             and has_subscriber(event.user_id)
-            and (plan := self._plan(event))
+            and bool(plan)
             and plan[0]["channel"] in FAST_PATH_FIRST
-            for event in events
+            for event, plan in zip(events, plans, strict=True)
         ]
         wanted = [event.user_id for event, ok in zip(events, candidates, strict=True) if ok]
         mutes = iter(self._store.directory.muted_many(wanted))

@@ -19,7 +19,7 @@ from celery.exceptions import Reject
 from channels import Kind, Notice, Outcome, SkipCode, attempt_channel, telegram, web
 from logsetup import event_context
 from proto import UserEvent, decode_frame
-from store import CLAIM_TTL_S
+from store import CLAIM_TTL_S, UserProfile
 
 from .app import app
 from .deps import get_deps
@@ -109,12 +109,13 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
                 raise task.replace(replacement)
         outcome = Outcome.skipped(SkipCode.NOT_ACTIVE, "no live session on any channel")
 
+    profile = deps.store.directory.get(user_id) if outcome is None else None
     if outcome is None:
-        outcome = _muted(job, deps)
+        outcome = _muted(job, profile)
     if outcome is None and channel == "WEB":
         outcome = _web(task, carry, job, deps, now)
     if outcome is None:
-        outcome = _deliver(job, deps)
+        outcome = _deliver(job, deps, profile)
     if outcome.kind == Kind.DELIVERED:
         # First, before anything else can fail: a redelivered task must not send again.
         deps.store.client.set(
@@ -155,11 +156,10 @@ def _attempt(task, carry: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]
     return _with_outcome(carry, planned, outcome)
 
 
-def _muted(job: dict[str, Any], deps) -> Outcome | None:
+def _muted(job: dict[str, Any], profile: UserProfile | None) -> Outcome | None:
     """SKIPPED when the user muted this channel for this event type — except for a CRITICAL
     event whose muted channel is the last one of its plan (better muted than undelivered)."""
     event, channel = job["event"], job["channel"]
-    profile = deps.store.directory.get(event["user_id"])
     if profile is None or not profile.is_muted(channel, event["event_type"]):
         return None
     planned = job.get("resolved_from", channel)
@@ -216,7 +216,7 @@ def _web(task, carry: dict[str, Any], job: dict[str, Any], deps, now: float) -> 
     raise AssertionError("unreachable: _retry raises")
 
 
-def _deliver(job: dict[str, Any], deps) -> Outcome:
+def _deliver(job: dict[str, Any], deps, profile: UserProfile | None) -> Outcome:
     """Send on the job's concrete channel, unless a provider already accepted it."""
     event, channel = job["event"], job["channel"]
     user_id, event_id = event["user_id"], event["event_id"]
@@ -229,7 +229,6 @@ def _deliver(job: dict[str, Any], deps) -> Outcome:
     user_event = decode_frame(frame)
     assert isinstance(user_event, UserEvent)
     notice = Notice.from_event(user_event)
-    profile = deps.store.directory.get(user_id)
     outcome = attempt_channel(channel, notice, frame, profile, deps)
     new_chat = telegram.migrated_chat_id(outcome) if channel == "TELEGRAM" else None
     if new_chat:
