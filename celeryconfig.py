@@ -21,6 +21,9 @@ broker_transport_options = {
 if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
     broker_transport_options["global_keyprefix"] = _settings.key_prefix
 
+# The task modules: a worker imports them at start; a publisher (the ingress) never needs to.
+imports = ("tasks.attempt", "tasks.finish", "tasks.worker_logging")
+
 task_queues = [Queue(name, routing_key=name) for name in ALL_QUEUES]
 task_default_queue = "normal.control"
 task_create_missing_queues = False

@@ -1,14 +1,16 @@
 """`notify …`: run the local stack, manage the subscriber directory, send events, inspect deliveries.
 
+\b
 Examples:
-    notify up                                   # Redis (embedded if none), ingress, worker, sandbox
-    notify user set alice --discord-webhook http://127.0.0.1:8590/discord/api/webhooks/1/demo
-    notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD \\
-        --payload '{"symbol": "BTC/USDT", "side": "buy", "fill_quantity": "0.5", "fill_price": "50000"}'
+  notify up                # Redis (embedded if none), ingress, worker, sandbox, ...
+  notify user set alice --discord-webhook http://127.0.0.1:8590/discord/api/webhooks/1/demo
+  notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD
+  notify log --user alice EVENT_ID
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -26,10 +28,17 @@ app = typer.Typer(
     help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False
 )
 user_app = typer.Typer(
-    help="The subscriber directory: each user's channel addresses.", no_args_is_help=True
+    help="The subscriber directory: each user's channel addresses.\n\n\b\nExample:\n  notify user set alice --email alice@example.com",
+    no_args_is_help=True,
 )
-sandbox_app = typer.Typer(help="The local provider sandbox (default port 8590).")
-sessions_app = typer.Typer(help="The WebSocket session server for browsers (default port 8570).")
+sandbox_app = typer.Typer(
+    help="The local provider sandbox (default port 8590).\n\n\b\nExamples:\n"
+    "  notify sandbox\n  notify sandbox list --provider discord"
+)
+sessions_app = typer.Typer(
+    help="The WebSocket session server for browsers (default port 8570).\n\n\b\nExamples:\n"
+    "  notify sessions\n  notify sessions token alice"
+)
 app.add_typer(user_app, name="user")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sessions_app, name="sessions")
@@ -67,7 +76,12 @@ def up(
 ) -> None:
     """Run the whole pipeline locally: Redis (embedded when none answers), then every Procfile process.
 
-    Ctrl-C stops them all. Example: `notify up`, then in a second terminal `notify send --help`.
+    Ctrl-C stops them all.
+
+    \b
+    Example:
+      notify up
+      notify send --help        # in a second terminal
     """
     from honcho.environ import parse_procfile
     from honcho.manager import Manager
@@ -151,7 +165,12 @@ def _local_stack_env(settings: Settings) -> dict[str, str]:
 
 @app.command()
 def scheduler() -> None:
-    """Start CRITICAL rounds whose pause was too long for a Celery countdown, when they are due."""
+    """Publish CRITICAL rounds when they come due, and restart rounds whose chain went quiet.
+
+    \b
+    Example:
+      notify scheduler          # several may run at once
+    """
     import signal
 
     from logsetup import configure_logging
@@ -167,7 +186,12 @@ def scheduler() -> None:
 
 @app.command()
 def ingress() -> None:
-    """Run one ingress replica in the foreground (same as `python -m ingress`)."""
+    """Run one ingress replica in the foreground (same as `python -m ingress`).
+
+    \b
+    Example:
+      NOTIFY_INGRESS_ID=ingress-1 notify ingress
+    """
     from ingress.__main__ import main as ingress_main
 
     raise typer.Exit(ingress_main())
@@ -176,40 +200,97 @@ def ingress() -> None:
 # --- the subscriber directory ------------------------------------------------------------------
 
 
-@user_app.command("set")
+def _address_parameters() -> list[inspect.Parameter]:
+    """One option per channel address, from the channel registry (`--email`, `--push-token`,
+    `--remove-push-token`, ...)."""
+    from channels import CHANNELS
+
+    params = []
+    for channel in CHANNELS.values():
+        spec = channel.address_spec
+        if spec is None:
+            continue
+        if spec.many:
+            for name, flag, text in (
+                (spec.field, spec.flag, spec.help),
+                (
+                    f"remove_{spec.field}",
+                    "--remove-" + spec.flag[2:],
+                    f"A {spec.flag} value to remove (repeatable).",
+                ),
+            ):
+                option = typer.Option(flag, help=text)
+                params.append(_keyword(name, Annotated[list[str] | None, option]))
+        else:
+            params.append(
+                _keyword(spec.field, Annotated[str | None, typer.Option(spec.flag, help=spec.help)])
+            )
+    return params
+
+
+def _keyword(name: str, annotation: object) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+    )
+
+
+def _address_problem(given: dict[str, object]) -> str | None:
+    """The first address option a channel refuses (e.g. a webhook that is not http(s))."""
+    from channels import CHANNELS
+
+    for channel in CHANNELS.values():
+        spec = channel.address_spec
+        value = given.get(spec.field) if spec else None
+        for one in value if isinstance(value, list) else [value] if value is not None else []:
+            problem = channel.check_address(str(one))
+            if problem:
+                return problem
+    return None
+
+
+def _address_changes(current, given: dict[str, object]) -> dict[str, object]:
+    """The profile fields the address options change (lists: added, then removed)."""
+    from channels import CHANNELS
+
+    changes: dict[str, object] = {}
+    for channel in CHANNELS.values():
+        spec = channel.address_spec
+        if spec is None:
+            continue
+        if spec.many:
+            values = list(getattr(current, spec.field)) if current else []
+            values += [v for v in given.get(spec.field) or [] if v not in values]
+            removed = given.get(f"remove_{spec.field}") or []
+            changes[spec.field] = tuple(v for v in values if v not in removed)
+        elif given.get(spec.field) is not None:
+            changes[spec.field] = given[spec.field]
+    return changes
+
+
 def user_set(
     user_id: str,
-    discord_webhook: Annotated[
-        str | None, typer.Option(help="Discord incoming-webhook URL.")
-    ] = None,
-    slack_webhook: Annotated[str | None, typer.Option(help="Slack incoming-webhook URL.")] = None,
-    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
-    telegram_chat: Annotated[str | None, typer.Option(help="Telegram chat id.")] = None,
-    push_token: Annotated[
-        list[str] | None, typer.Option(help="FCM token to add (repeatable).")
-    ] = None,
-    remove_push_token: Annotated[
-        list[str] | None, typer.Option(help="FCM token to remove (repeatable).")
-    ] = None,
-    mute: Annotated[
-        list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to skip (repeatable).")
-    ] = None,
-    unmute: Annotated[
-        list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to deliver again.")
-    ] = None,
+    *,
+    mute: list[str] | None = None,
+    unmute: list[str] | None = None,
+    **addresses: object,
 ) -> None:
-    """Set a user's addresses. Example: `notify user set alice --slack-webhook https://hooks.slack.com/services/T/B/X`."""
-    from proto import ChannelType, EventType
+    """Set a user's addresses and mutes; unnamed ones stay as they are.
+
+    \b
+    Examples:
+      notify user set alice --email alice@example.com --telegram-chat 4242
+      notify user set alice --slack-webhook https://hooks.slack.com/services/T/B/X
+      notify user set alice --push-token device-abc --mute EMAIL:STRATEGY_LOG
+    """
+    from channels import CHANNELS
+    from proto import EventType
     from store import validate_user_id
 
-    error = validate_user_id(user_id)
-    for url in (discord_webhook, slack_webhook):
-        if url is not None and not url.startswith(("http://", "https://")):
-            error = error or f"webhook address must be an http(s) URL: {url!r}"
+    error = validate_user_id(user_id) or _address_problem(addresses)
+    concrete = {channel.name for channel in CHANNELS.values()}
     for pair in (mute or []) + (unmute or []):
         channel, _, event_type = pair.partition(":")
-        concrete = channel in ChannelType.keys() and channel != "ACTIVE_SESSION"
-        if not concrete or event_type not in EventType.keys():
+        if channel not in concrete or event_type not in EventType.keys():
             error = (
                 error
                 or f"--mute/--unmute take CHANNEL:EVENT_TYPE with a concrete channel, e.g. EMAIL:STRATEGY_LOG (got {pair!r})"
@@ -219,23 +300,31 @@ def user_set(
         raise typer.Exit(2)
     store = _store(_settings())
     current = store.directory.get(user_id)
-    tokens = list(current.push_tokens) if current else []
-    tokens += [t for t in push_token or [] if t not in tokens]
-    tokens = [t for t in tokens if t not in (remove_push_token or [])]
+    changes = _address_changes(current, addresses)
     muted = list(current.muted) if current else []
     muted += [m for m in mute or [] if m not in muted]
-    muted = [m for m in muted if m not in (unmute or [])]
-    changes = {"push_tokens": tuple(tokens), "muted": tuple(muted)}
-    for name, value in (
-        ("discord_webhook", discord_webhook),
-        ("slack_webhook", slack_webhook),
-        ("email", email),
-        ("telegram_chat", telegram_chat),
-    ):
-        if value is not None:
-            changes[name] = value
+    changes["muted"] = tuple(m for m in muted if m not in (unmute or []))
     profile = store.directory.update(user_id, **changes)
     _print_profile(profile)
+
+
+user_set.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("user_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
+        *_address_parameters(),
+        _keyword(
+            "mute",
+            Annotated[
+                list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to skip (repeatable).")
+            ],
+        ),
+        _keyword(
+            "unmute",
+            Annotated[list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to deliver again.")],
+        ),
+    ]
+)
+user_app.command("set")(user_set)
 
 
 @user_app.command("link-telegram")
@@ -243,6 +332,10 @@ def user_link_telegram(user_id: str) -> None:
     """Print a one-time https://t.me/<bot>?start=<token> link; opening it links the user's chat.
 
     The bot process (`notify telegram-bot`) must be running to answer the /start.
+
+    \b
+    Example:
+      notify user link-telegram alice
     """
     from telegram_bot import LinkError, create_link
 
@@ -256,7 +349,12 @@ def user_link_telegram(user_id: str) -> None:
 
 @user_app.command("show")
 def user_show(user_id: str) -> None:
-    """Print a user's addresses and preferences."""
+    """Print a user's addresses and preferences.
+
+    \b
+    Example:
+      notify user show alice
+    """
     profile = _store(_settings()).directory.get(user_id)
     if profile is None:
         typer.echo(f"notify: no user {user_id!r} in the directory", err=True)
@@ -272,7 +370,12 @@ def _print_profile(profile) -> None:
 
 @app.command("telegram-bot")
 def telegram_bot() -> None:
-    """Run the Telegram bot: long-polls getUpdates, links chats on /start <token>, marks chats active."""
+    """Run the Telegram bot: long-polls getUpdates, links chats on /start <token>, marks chats active.
+
+    \b
+    Example:
+      NOTIFY_TELEGRAM_TOKEN=123456:ABC notify telegram-bot
+    """
     from telegram_bot import main as bot_main
 
     raise typer.Exit(bot_main())
@@ -309,8 +412,12 @@ def send(
 ) -> None:
     """Send one event through the ingress and print its acks as they arrive.
 
-    Example: `notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD --channel SLACK`.
     Exit status: 0 DELIVERED (or an INFORMATIONAL event sent), 1 ACK_ERROR, 2 timeout or bad usage.
+
+    \b
+    Examples:
+      notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD --channel SLACK
+      notify send --user alice --type ALERT_TRIGGERED --channel WEB --channel TELEGRAM:active
     """
     from client import NotifyClient, make_event
     from proto import AckStatus, ChannelType, EventType, Priority
@@ -360,7 +467,12 @@ def send(
 
 @app.command("log")
 def delivery_log(user: Annotated[str, typer.Option(help="User id.")], event_id: str) -> None:
-    """Print an event's claim state and every attempt of its delivery log."""
+    """Print an event's claim state and every attempt of its delivery log.
+
+    \b
+    Example:
+      notify log --user alice liq-1
+    """
     store = _store(_settings())
     claim = store.claims.read(user, event_id)
     if not claim:
@@ -387,7 +499,13 @@ def sandbox_run(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8590,
 ) -> None:
-    """Serve the provider sandbox in the foreground (page at http://127.0.0.1:8590/)."""
+    """Serve the provider sandbox in the foreground (page at http://127.0.0.1:8590/).
+
+    \b
+    Examples:
+      notify sandbox
+      notify sandbox list --provider discord
+    """
     if ctx.invoked_subcommand is None:
         from sandbox import run
 
@@ -401,7 +519,12 @@ def sandbox_list(
     ] = None,
     url: Annotated[str, typer.Option(help="Sandbox base URL.")] = "http://127.0.0.1:8590",
 ) -> None:
-    """Print what the sandbox received, oldest first."""
+    """Print what the sandbox received, oldest first.
+
+    \b
+    Example:
+      notify sandbox list --provider slack
+    """
     import httpx
 
     from sandbox import list_requests
@@ -430,7 +553,10 @@ def sessions_run(
 ) -> None:
     """Serve the session server: WebSocket at /ws?token=…, the notifications page at /.
 
-    Example: `notify sessions`, then open the link `notify sessions token alice` prints.
+    \b
+    Example:
+      notify sessions
+      notify sessions token alice   # then open the link it prints
     """
     if ctx.invoked_subcommand is None:
         import sessions
@@ -446,7 +572,12 @@ def sessions_token(
         str, typer.Option(help="Base URL of the session server.")
     ] = "http://127.0.0.1:8570",
 ) -> None:
-    """Print a signed session token for USER_ID and the page link that uses it."""
+    """Print a signed session token for USER_ID and the page link that uses it.
+
+    \b
+    Example:
+      notify sessions token alice --ttl 3600
+    """
     import sessions
 
     settings = _settings()

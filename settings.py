@@ -10,7 +10,7 @@ import os
 import socket
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["LOCAL_STACK_ENV_FILE", "Settings", "connect_address"]
@@ -91,6 +91,20 @@ class Settings(BaseSettings):
     # Input limits.
     max_payload_bytes: int = 65536
     max_frame_bytes: int = 262144
+
+    @field_validator("default_channels_normal", "default_channels_critical")
+    @classmethod
+    def _known_channels(cls, value: str) -> str:
+        from proto import ChannelType  # the contract's names: a typo stops the process at start
+
+        unknown = [
+            n.strip() for n in value.split(",") if n.strip().upper() not in ChannelType.keys()
+        ]
+        if unknown:
+            raise ValueError(
+                f"unknown channel {unknown[0]!r}; one of {', '.join(ChannelType.keys())}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:

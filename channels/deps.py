@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -24,8 +24,10 @@ class Deps:
     http: httpx.Client
     #: Hands a 0x20 frame for a user to the ingresses, which publish it on their XPUB.
     publish_web: Callable[[str, bytes], None]
-    #: Provider SDK clients, built once per process by each channel's `build_client(settings)`;
-    #: None where the provider is not configured.
-    telegram: Any = None
-    sendgrid: Any = None
-    fcm: Any = None
+    #: Provider SDK clients by ChannelType, each built by its channel's `build_client`; a
+    #: channel that needs one and has none is not configured.
+    clients: Mapping[int, Any] = field(default_factory=dict)
+
+    def client(self, channel: int) -> Any:
+        """The SDK client of one channel, or None."""
+        return self.clients.get(channel)

@@ -9,31 +9,51 @@ from __future__ import annotations
 
 from typing import Any
 
+from proto import ChannelType
+
+from .base import AddressSpec, Channel
 from .deps import Deps
 from .notice import Notice
 from .outcome import Outcome
 from .render import summarize
-from .webhook import post_json
+from .webhook import check_url, post_json
 
-__all__ = ["render", "send"]
+__all__ = ["CHANNEL", "Discord"]
 
 #: Embed colour per priority (Discord wants an int).
 COLOURS = {"CRITICAL": 0xE03131, "NORMAL": 0x1C7ED6, "INFORMATIONAL": 0x868E96}
 
 
-def render(notice: Notice) -> dict[str, Any]:
-    """The webhook body: plain `content` for notifications and one embed with the details."""
-    summary = summarize(notice)
-    embed = {
-        "title": summary.title[:256],
-        "description": "\n".join(summary.lines)[:4096],
-        "color": COLOURS.get(notice.priority, COLOURS["NORMAL"]),
-        "footer": {"text": f"{notice.priority} · {notice.event_id}"[:2048]},
-    }
-    # No mentions can be triggered by user-supplied text.
-    return {"content": summary.title[:2000], "embeds": [embed], "allowed_mentions": {"parse": []}}
+class Discord(Channel):
+    """An incoming webhook: plain `content` for notifications and one embed with the details."""
+
+    __slots__ = ()
+    type = ChannelType.DISCORD
+    address_spec = AddressSpec(
+        "discord_webhook", "--discord-webhook", "Discord incoming-webhook URL."
+    )
+    sandbox = "discord"
+
+    def check_address(self, value: str) -> str | None:
+        return check_url(value)
+
+    def render(self, notice: Notice) -> dict[str, Any]:
+        summary = summarize(notice)
+        embed = {
+            "title": summary.title[:256],
+            "description": "\n".join(summary.lines)[:4096],
+            "color": COLOURS.get(notice.priority, COLOURS["NORMAL"]),
+            "footer": {"text": f"{notice.priority} · {notice.event_id}"[:2048]},
+        }
+        # No mentions can be triggered by user-supplied text.
+        return {
+            "content": summary.title[:2000],
+            "embeds": [embed],
+            "allowed_mentions": {"parse": []},
+        }
+
+    def send(self, rendered: dict[str, Any], address: str, deps: Deps) -> Outcome:
+        return post_json(deps.http, "discord", address, rendered, deps.settings.provider_timeout_s)
 
 
-def send(body: dict[str, Any], webhook_url: str, deps: Deps) -> Outcome:
-    """One POST to the webhook."""
-    return post_json(deps.http, "discord", webhook_url, body, deps.settings.provider_timeout_s)
+CHANNEL = Discord()

@@ -5,23 +5,23 @@ Endpoint: ``POST <NOTIFY_SENDGRID_HOST>/v3/mail/send`` through ``SendGridAPIClie
 (one request per attempt; the SDK does not retry). Address: the user's `email` in the subscriber
 directory.
 
-Settings: `NOTIFY_SENDGRID_API_KEY` (unset: no client, every attempt PERMANENT "not configured"),
-`NOTIFY_SENDGRID_HOST`, `NOTIFY_EMAIL_FROM` (``addr@x`` or ``Name <addr@x>``),
-`NOTIFY_PROVIDER_TIMEOUT_S` (the SDK's own default is no timeout at all; ours is set on the
-python_http_client `Client`, which hands it to every urllib request it builds).
+Settings: `NOTIFY_SENDGRID_API_KEY` (unset: not configured), `NOTIFY_SENDGRID_HOST`,
+`NOTIFY_EMAIL_FROM` (``addr@x`` or ``Name <addr@x>``), `NOTIFY_PROVIDER_TIMEOUT_S` (the SDK's own
+default is no timeout at all; ours is set on the python_http_client `Client`, which hands it to
+every urllib request it builds).
 
-Error map (python_http_client raises an `HTTPError` subclass for every status >= 400, and urllib's
-`URLError` / `TimeoutError` / `http.client.HTTPException` for network problems):
+Error map: python_http_client raises an `HTTPError` subclass for every status >= 400, which
+follows the HTTP status rule of channels/errors.py (429 waits ``Retry-After``, else
+``X-RateLimit-Reset`` minus now, else `DEFAULT_RETRY_AFTER_S`; SendGrid's ``errors[].message``
+goes into the detail); what urllib and the socket raise is `ERROR_MAP`:
 
 ======================================  ====================================================
 2xx                                     DELIVERED, receipt = ``X-Message-Id``
-429                                     RATE_LIMITED: ``Retry-After``, else ``X-RateLimit-Reset``
-                                        minus now, else `DEFAULT_RETRY_AFTER_S`
-5xx, timeout, connection error          TRANSIENT
-other 4xx (400, 401, 403, 404, 413, …)  PERMANENT, with SendGrid's ``errors[].message``
-408                                     TRANSIENT
-an address that is not one, bad host    PERMANENT (nothing sent)
-anything else                           TRANSIENT
+URLError / TimeoutError / OSError /     TRANSIENT ("timeout", "connection error")
+http.client.HTTPException
+ValueError (unknown url type)           PERMANENT (NOTIFY_SENDGRID_HOST is wrong)
+an address that is not one              PERMANENT (nothing sent)
+anything else                           TRANSIENT "internal error"
 ======================================  ====================================================
 
 Details never contain the API key, the address or the message body.
@@ -30,48 +30,46 @@ Details never contain the API key, the address or the message body.
 from __future__ import annotations
 
 import html
-import http.client
 import json
-import logging
-import math
 import re
 import time
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
-from urllib.error import URLError
 
-from python_http_client.client import Response
-from python_http_client.exceptions import HTTPError
-from sendgrid import SendGridAPIClient
-
+from proto import ChannelType
 from settings import Settings
 
+from .base import AddressSpec, Channel
 from .deps import Deps
+from .errors import (
+    ExceptionMap,
+    internal_error,
+    kind_of_status,
+    match_exception,
+    outcome_of,
+    retry_after_s,
+)
 from .notice import Notice
-from .outcome import Outcome
+from .outcome import Kind, Outcome
 from .render import summarize
-from .retry_after import retry_after_seconds
 
-__all__ = [
-    "ADDRESS_FIELD",
-    "DEFAULT_RETRY_AFTER_S",
-    "EmailMessage",
-    "build_client",
-    "classify",
-    "render",
-    "send",
-]
+__all__ = ["CHANNEL", "DEFAULT_RETRY_AFTER_S", "ERROR_MAP", "Email", "EmailMessage", "classify"]
 
-log = logging.getLogger(__name__)
-
-#: The UserProfile field that holds this channel's address.
-ADDRESS_FIELD = "email"
 #: Used when a 429 carries neither Retry-After nor X-RateLimit-Reset (SendGrid's limits are per minute).
 DEFAULT_RETRY_AFTER_S = 60.0
 #: Longest subject, in characters.
 MAX_SUBJECT_CHARS = 200
-#: Statuses where sending the same mail again cannot succeed.
+
+#: What urllib, http.client and the socket raise (module docstring), most specific first.
+ERROR_MAP: ExceptionMap = {
+    "builtins.TimeoutError": (Kind.TRANSIENT, "sendgrid timeout"),
+    "urllib.URLError": (Kind.TRANSIENT, "sendgrid connection error"),
+    "builtins.OSError": (Kind.TRANSIENT, "sendgrid connection error"),
+    "http.HTTPException": (Kind.TRANSIENT, "sendgrid connection error"),
+    "builtins.ValueError": (Kind.PERMANENT, "sendgrid request could not be built"),
+}
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -90,37 +88,6 @@ def _subject(title: str) -> str:
     if len(line) > MAX_SUBJECT_CHARS:
         line = line[: MAX_SUBJECT_CHARS - 1].rstrip() + "…"
     return line or "Notification"
-
-
-def render(notice: Notice) -> EmailMessage:
-    """Subject from the event's title; text and HTML carry the detail lines. Every user-supplied
-    string is escaped in the HTML part."""
-    summary = summarize(notice)
-    subject = _subject(summary.title)
-    footer = f"{notice.priority} · event {notice.event_id}"
-    text = "\n".join((summary.title, *summary.lines, "", "--", footer))
-    e = html.escape
-    items = "".join(f"<li>{e(line)}</li>" for line in summary.lines)
-    body = (
-        "<!DOCTYPE html>\n"
-        '<html><head><meta charset="utf-8"></head><body>'
-        f"<h2>{e(summary.title)}</h2>"
-        + (f"<ul>{items}</ul>" if items else "")
-        + f'<p style="color:#868e96;font-size:small">{e(footer)}</p>'
-        "</body></html>"
-    )
-    return EmailMessage(subject=subject, text=text, html=body)
-
-
-def build_client(settings: Settings) -> SendGridAPIClient | None:
-    """The process's SendGrid client, or None when `NOTIFY_SENDGRID_API_KEY` is unset."""
-    if not settings.sendgrid_api_key:
-        return None
-    client = SendGridAPIClient(settings.sendgrid_api_key, host=settings.sendgrid_host.rstrip("/"))
-    # python_http_client.Client(timeout=None) by default; `client.mail.send` copies the attribute
-    # into each child Client it builds, and `_make_request` passes it to urllib's opener.open.
-    client.client.timeout = settings.provider_timeout_s
-    return client
 
 
 def _sender(email_from: str) -> dict[str, str]:
@@ -145,65 +112,38 @@ def _looks_like_an_address(address: str) -> bool:
     return "@" in address and not _CONTROL.search(address) and " " not in address.strip()
 
 
-def send(message: EmailMessage, address: str, deps: Deps) -> Outcome:
-    """One POST to mail/send; every result, error or exception becomes an Outcome."""
-    client = deps.sendgrid
-    if client is None:
-        return Outcome.permanent("email not configured: NOTIFY_SENDGRID_API_KEY unset")
-    if not _looks_like_an_address(address):
-        return Outcome.permanent("email address is not a valid address")
-    body = _body(message, address.strip(), deps.settings.email_from)
-    try:
-        response = client.send(body)
-    except Exception as exc:  # HTTPError for >= 400, urllib/socket errors, anything else
-        return classify(exc)
-    return classify(response)
-
-
 # -- the error map -------------------------------------------------------------------------------
 
 
 def _header(headers: Any, name: str) -> str | None:
-    if headers is None:
-        return None
     try:
-        value = headers.get(name)
+        value = headers.get(name) if headers is not None else None
     except AttributeError:
         return None
     return None if value is None else str(value).strip()
 
 
-def _retry_after(headers: Any) -> float:
-    """Retry-After (seconds or an HTTP date), else X-RateLimit-Reset (unix time) minus now."""
-    now = time.time()
-    seconds = retry_after_seconds(_header(headers, "Retry-After"), now)
-    if seconds is not None:
-        return seconds
-    reset = _header(headers, "X-RateLimit-Reset")
-    if reset:
-        try:
-            seconds = float(reset) - now
-            if math.isfinite(seconds):
-                return max(seconds, 0.0)
-        except ValueError:
-            pass
-    return DEFAULT_RETRY_AFTER_S
+def _until(reset: str | None) -> float | None:
+    """Seconds from now to a unix time (X-RateLimit-Reset), or None."""
+    try:
+        return float(reset) - time.time() if reset else None
+    except ValueError:
+        return None
 
 
-def _reason(error: HTTPError) -> str:
+def _reason(body: Any, fallback: str) -> str:
     """SendGrid's own words: each ``errors[].message`` (with its field), else the HTTP reason."""
-    body = error.body if isinstance(error.body, bytes) else str(error.body or "").encode()
+    raw = body if isinstance(body, bytes) else str(body or "").encode()
     messages: list[str] = []
     try:
-        parsed = json.loads(body.decode("utf-8", "replace")) if body else None
+        parsed = json.loads(raw.decode("utf-8", "replace")) if raw else None
         for item in parsed.get("errors", []) if isinstance(parsed, dict) else []:
             if isinstance(item, dict) and item.get("message"):
                 field = item.get("field")
                 messages.append(f"{item['message']} ({field})" if field else str(item["message"]))
     except ValueError:
         pass
-    text = "; ".join(messages) or str(getattr(error, "reason", "") or "")
-    return text[:500]
+    return ("; ".join(messages) or fallback)[:500]
 
 
 def _status(value: Any) -> int:
@@ -213,32 +153,92 @@ def _status(value: Any) -> int:
         return 0
 
 
-def classify(result: Response | BaseException) -> Outcome:
-    """Map a python_http_client Response, or whatever `send` raised, to an Outcome."""
-    if isinstance(result, Response):
-        status = _status(result.status_code)
-        if 200 <= status < 300:
-            return Outcome.delivered(_header(result.headers, "X-Message-Id") or "")
+def classify(result: Any) -> Outcome:
+    """Map what `client.send` returned (a python_http_client Response) or raised to an Outcome."""
+    status = _status(getattr(result, "status_code", None))
+    headers = getattr(result, "headers", None)
+    if not isinstance(result, BaseException):
+        if kind_of_status(status) == Kind.DELIVERED:
+            return Outcome.delivered(_header(headers, "X-Message-Id") or "")
         return Outcome.transient(f"sendgrid HTTP {status}: unexpected answer")
-    if isinstance(result, HTTPError):
-        status = _status(result.status_code)
-        detail = f"sendgrid HTTP {status}: {_reason(result)}"
-        if status == 429:
-            return Outcome.rate_limited(detail, _retry_after(result.headers))
-        if 400 <= status < 500 and status != 408:
-            return Outcome.permanent(detail)
-        return Outcome.transient(detail)
-    if isinstance(result, TimeoutError) or (
-        isinstance(result, URLError) and isinstance(result.reason, TimeoutError)
-    ):
-        return Outcome.transient("sendgrid timeout")
-    if isinstance(result, URLError):
-        reason = result.reason
-        kind = type(reason).__name__ if isinstance(reason, BaseException) else "URLError"
-        return Outcome.transient(f"sendgrid connection error: {kind}")
-    if isinstance(result, (OSError, http.client.HTTPException)):
-        return Outcome.transient(f"sendgrid connection error: {type(result).__name__}")
-    if isinstance(result, ValueError):  # urllib: "unknown url type" (NOTIFY_SENDGRID_HOST)
-        return Outcome.permanent(f"sendgrid request could not be built: {result}"[:300])
-    log.error("channel=email unexpected error", exc_info=result)
-    return Outcome.transient(f"internal error: {type(result).__name__}")
+    if status:  # python_http_client's HTTPError: the status rule
+        reason = _reason(getattr(result, "body", b""), str(getattr(result, "reason", "") or ""))
+        wait = retry_after_s(
+            _header(headers, "Retry-After"),
+            _until(_header(headers, "X-RateLimit-Reset")),
+            default=DEFAULT_RETRY_AFTER_S,
+        )
+        return outcome_of(kind_of_status(status), f"sendgrid HTTP {status}: {reason}", wait)
+    entry = match_exception(result, ERROR_MAP)
+    if entry is None:
+        return internal_error(result, "email")
+    kind, label = entry
+    reason = getattr(result, "reason", None)
+    if label == "sendgrid connection error":
+        if isinstance(reason, TimeoutError):
+            return Outcome.transient("sendgrid timeout")
+        cause = reason if isinstance(reason, BaseException) else result
+        return Outcome.transient(f"{label}: {type(cause).__name__}")
+    if kind == Kind.PERMANENT:
+        return Outcome.permanent(f"{label}: {result}"[:300])
+    return outcome_of(kind, label)
+
+
+# -- the channel ---------------------------------------------------------------------------------
+
+
+class Email(Channel):
+    """A mail through SendGrid's v3 API."""
+
+    __slots__ = ()
+    type = ChannelType.EMAIL
+    address_spec = AddressSpec("email", "--email", "Email address.")
+    sandbox = "sendgrid"
+    client_setting = "NOTIFY_SENDGRID_API_KEY"
+
+    def render(self, notice: Notice) -> EmailMessage:
+        """Subject from the event's title; text and HTML carry the detail lines. Every
+        user-supplied string is escaped in the HTML part."""
+        summary = summarize(notice)
+        footer = f"{notice.priority} · event {notice.event_id}"
+        text = "\n".join((summary.title, *summary.lines, "", "--", footer))
+        e = html.escape
+        items = "".join(f"<li>{e(line)}</li>" for line in summary.lines)
+        body = (
+            "<!DOCTYPE html>\n"
+            '<html><head><meta charset="utf-8"></head><body>'
+            f"<h2>{e(summary.title)}</h2>"
+            + (f"<ul>{items}</ul>" if items else "")
+            + f'<p style="color:#868e96;font-size:small">{e(footer)}</p>'
+            "</body></html>"
+        )
+        return EmailMessage(subject=_subject(summary.title), text=text, html=body)
+
+    def send(self, rendered: EmailMessage, address: str, deps: Deps) -> Outcome:
+        """One POST to mail/send."""
+        if not _looks_like_an_address(address):
+            return Outcome.permanent("email address is not a valid address")
+        body = _body(rendered, address.strip(), deps.settings.email_from)
+        try:
+            response = deps.client(self.type).send(body)
+        except Exception as exc:  # HTTPError for >= 400, urllib/socket errors, anything else
+            return classify(exc)
+        return classify(response)
+
+    def build_client(self, settings: Settings) -> Any:
+        """The process's SendGrid client, or None when `NOTIFY_SENDGRID_API_KEY` is unset."""
+        if not settings.sendgrid_api_key:
+            return None
+        from sendgrid import SendGridAPIClient  # the SDK loads only where email is sent
+
+        sendgrid = SendGridAPIClient(
+            settings.sendgrid_api_key, host=settings.sendgrid_host.rstrip("/")
+        )
+        # python_http_client.Client(timeout=None) by default; `mail.send` copies the attribute
+        # into each child Client it builds, and `_make_request` passes it to opener.open.
+        http_client = sendgrid.client
+        http_client.timeout = settings.provider_timeout_s
+        return sendgrid
+
+
+CHANNEL = Email()

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-from proto import EventType, Priority, UserEvent
+from proto import EventType, InvalidEvent, Priority, UserEvent, decode_frame, parse_payload
 
 __all__ = ["Notice"]
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One event, ready to render: names instead of enum numbers, payload as a dict."""
+    """One event, ready to render: names instead of enum numbers, payload as a dict (numbers
+    with a fraction as Decimal, so they keep their spelling), and the wire frame it came in."""
 
     user_id: str
     event_id: str
@@ -22,17 +21,34 @@ class Notice:
     priority: str
     timestamp_ms: int = 0
     payload: dict[str, Any] = field(default_factory=dict)
+    #: The 0x20 frame as received (what WEB publishes); empty when built by hand.
+    frame: bytes = b""
 
     @classmethod
-    def from_event(cls, event: UserEvent) -> Notice:
-        """Build from a validated UserEvent (payload empty or a JSON object)."""
-        # Decimal keeps a JSON number's spelling ("50000.10" stays so; float would print 50000.1).
-        payload = json.loads(event.payload, parse_float=Decimal) if event.payload else {}
+    def from_event(
+        cls, event: UserEvent, payload: dict[str, Any] | None = None, frame: bytes = b""
+    ) -> Notice:
+        """Build from a validated UserEvent; `payload` is the one validation parsed, if at hand.
+        A payload that is not a JSON object (never so once validated) shows as empty."""
+        if payload is None:
+            try:
+                payload = parse_payload(event.payload)
+            except InvalidEvent:
+                payload = {}
         return cls(
             user_id=event.user_id,
             event_id=event.event_id,
             event_type=EventType.Name(event.event_type),
             priority=Priority.Name(event.delivery.priority),
             timestamp_ms=event.timestamp,
-            payload=payload if isinstance(payload, dict) else {},
+            payload=payload,
+            frame=frame,
         )
+
+    @classmethod
+    def from_frame(cls, frame: bytes) -> Notice:
+        """Decode a validated 0x20 frame (the ingress checked it) and parse its payload once."""
+        event = decode_frame(frame)
+        if not isinstance(event, UserEvent):
+            raise TypeError("not a UserEvent frame")
+        return cls.from_event(event, frame=frame)

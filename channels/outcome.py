@@ -1,7 +1,9 @@
 """The one result type every channel returns and every task reads.
 
 An Outcome is plain data: it crosses Celery (JSON) and the delivery log as a dict
-(`outcome.as_dict()` / `Outcome.from_dict(d)`).
+(`outcome.as_dict()` / `Outcome.from_dict(d)`). What a provider's answer means for the user's
+profile (a device token it no longer knows, a chat that moved) travels on it as data too, and
+`tasks/` applies it; a channel never writes Redis.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Kind(StrEnum):
     RATE_LIMITED = "rate_limited"  #: 429: retry after `retry_after_s`
     PERMANENT = "permanent"  #: 4xx, blocked, bad address: escalate now
     SKIPPED = "skipped"  #: not tried: no address, muted, not active, expired
+    AWAITING_ACK = "awaiting_ack"  #: handed to a live session; delivered once the user acks
 
 
 class SkipCode(StrEnum):
@@ -43,6 +46,10 @@ class Outcome:
     retry_after_s: float | None = None
     receipt: str | None = None
     skip: SkipCode | None = None
+    #: Addresses the provider says are gone for good (FCM: UNREGISTERED tokens): drop them.
+    forget: tuple[str, ...] = ()
+    #: The address moved (Telegram: a group became a supergroup): store the new one.
+    moved_to: str | None = None
 
     @classmethod
     def delivered(cls, receipt: str = "") -> Outcome:
@@ -66,13 +73,19 @@ class Outcome:
     def skipped(cls, code: SkipCode, detail: str) -> Outcome:
         return cls(Kind.SKIPPED, detail, skip=code)
 
+    @classmethod
+    def awaiting_ack(cls, detail: str) -> Outcome:
+        return cls(Kind.AWAITING_ACK, detail)
+
     @property
     def worth_another_round(self) -> bool:
         """Would a later CRITICAL round have a chance where this attempt had none?"""
         return self.kind in (Kind.TRANSIENT, Kind.RATE_LIMITED) or self.skip == SkipCode.NOT_ACTIVE
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["forget"] = list(self.forget)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Outcome:
@@ -83,4 +96,6 @@ class Outcome:
             retry_after_s=data.get("retry_after_s"),
             receipt=data.get("receipt"),
             skip=SkipCode(skip) if skip else None,
+            forget=tuple(data.get("forget") or ()),
+            moved_to=data.get("moved_to"),
         )

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from proto import ChannelType
+
+from .base import AddressSpec, Channel
 from .deps import Deps
 from .notice import Notice
 from .outcome import Outcome
 from .render import summarize
-from .webhook import post_json
+from .webhook import check_url, post_json
 
-__all__ = ["render", "send"]
+__all__ = ["CHANNEL", "Slack"]
 
 
 def _escape(text: str) -> str:
@@ -23,30 +26,35 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render(notice: Notice) -> dict[str, Any]:
-    """`text` is the notification fallback; blocks carry the title and the detail lines."""
-    summary = summarize(notice)
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": summary.title[:150]}}
-    ]
-    if summary.lines:
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": _escape("\n".join(summary.lines))[:3000]},
-            }
-        )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": _escape(f"{notice.priority} · {notice.event_id}")}
-            ],
-        }
-    )
-    return {"text": _escape(summary.text)[:3000], "blocks": blocks}
+class Slack(Channel):
+    """An incoming webhook: `text` is the notification fallback; blocks carry the details."""
+
+    __slots__ = ()
+    type = ChannelType.SLACK
+    address_spec = AddressSpec("slack_webhook", "--slack-webhook", "Slack incoming-webhook URL.")
+    sandbox = "slack"
+
+    def check_address(self, value: str) -> str | None:
+        return check_url(value)
+
+    def render(self, notice: Notice) -> dict[str, Any]:
+        summary = summarize(notice)
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": summary.title[:150]}}
+        ]
+        if summary.lines:
+            blocks.append(
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": _escape("\n".join(summary.lines))[:3000]},
+                }
+            )
+        footer = _escape(f"{notice.priority} · {notice.event_id}")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+        return {"text": _escape(summary.text)[:3000], "blocks": blocks}
+
+    def send(self, rendered: dict[str, Any], address: str, deps: Deps) -> Outcome:
+        return post_json(deps.http, "slack", address, rendered, deps.settings.provider_timeout_s)
 
 
-def send(body: dict[str, Any], webhook_url: str, deps: Deps) -> Outcome:
-    """One POST to the webhook."""
-    return post_json(deps.http, "slack", webhook_url, body, deps.settings.provider_timeout_s)
+CHANNEL = Slack()

@@ -1,9 +1,9 @@
 """Consumes this ingress's kombu queue (`ingress.<id>`) and the shared web queue in a thread,
-handing each message to the zmq loop over an inproc PUSH socket (only the loop touches ROUTER/XPUB)."""
+handing each message's bytes (proto/relay.py) to the zmq loop over an inproc PUSH socket; only
+the loop touches ROUTER/XPUB, and only the loop decodes."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 
@@ -46,8 +46,8 @@ class RelayConsumer(threading.Thread):
         push.setsockopt(zmq.LINGER, 0)
         push.connect(RELAY_ENDPOINT)
 
-        def on_message(body, message) -> None:
-            push.send(json.dumps(body).encode())
+        def on_message(message) -> None:
+            push.send(message.body)
             message.ack()
 
         try:
@@ -63,7 +63,7 @@ class RelayConsumer(threading.Thread):
     def _consume(self, on_message) -> None:
         with (
             app.connection_for_read() as connection,
-            connection.Consumer(self._queues, callbacks=[on_message], accept=["json"]),
+            connection.Consumer(self._queues, on_message=on_message, accept=["application/data"]),
         ):
             self.ready.set()
             while not self._stop_event.is_set():

@@ -17,24 +17,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from logsetup import event_context
 from proto import (
     AckStatus,
     ChannelType,
-    EventAck,
     EventType,
     FrameError,
     Limits,
     Priority,
     UserEvent,
+    ack_frame,
     decode_frame,
-    encode_ack,
     topic_for,
     usable_event_id,
     validate_event,
 )
 from settings import Settings
-from store import Claim, ClaimState, Seen, Store
-from tasks import build_round, channel_plan, new_job
+from store import Claim, ClaimState, Seen, Store, mute_key
+from tasks import Carry, Job, Preference, RoundEntry, build_chain, channel_plan, parse_channel_list
 
 from . import metrics
 
@@ -49,7 +49,13 @@ PUBLISH_RETRY_POLICY = {
     "interval_step": 0.3,
     "interval_max": 0.3,
 }
-FAST_PATH_FIRST = {"ACTIVE_SESSION", "WEB"}
+#: First preferences that let a NORMAL event take the XPUB fast path.
+FAST_PATH_FIRST = (ChannelType.ACTIVE_SESSION, ChannelType.WEB)
+#: What the delivery log says of a fast-path delivery.
+FAST_PATH_DETAIL = "ingress fast path: live subscriber"
+
+#: Publishes one event's round 0; returns the round entry (JSON) that restarts it, or None.
+Enqueue = Callable[[Job], "str | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +74,34 @@ class BatchResult:
     publishes: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
-def _ack(event_id: str, status: int, via: str = "", error: str = "") -> bytes:
-    ack = EventAck(event_id=event_id, status=status, error_message=error)
-    if via:
-        ack.delivered_via = ChannelType.Value(via)
-    return encode_ack(ack)
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A valid NORMAL or CRITICAL event of the batch, with its plan."""
+
+    inbound: Inbound
+    event: UserEvent
+    plan: tuple[Preference, ...]
 
 
 class EventRouter:
-    """Turns batches of frames into effects; Redis and broker work, no sockets."""
+    """Turns batches of frames into effects; Redis and broker work, no sockets.
 
-    def __init__(self, settings: Settings, store: Store, enqueue: Callable | None = None) -> None:
+    `enqueue` publishes a round 0 (default: the Celery chain); tests pass a recording one.
+    """
+
+    def __init__(self, settings: Settings, store: Store, enqueue: Enqueue | None = None) -> None:
         self._settings = settings
         self._store = store
         self._limits = Limits(settings.max_payload_bytes, settings.max_frame_bytes)
+        self._defaults = {
+            Priority.NORMAL: parse_channel_list(settings.default_channels_normal),
+            Priority.CRITICAL: parse_channel_list(settings.default_channels_critical),
+        }
         self._enqueue = enqueue or self._enqueue_chain
 
     def handle(self, batch: list[Inbound], has_subscriber: Callable[[str], bool]) -> BatchResult:
         result = BatchResult()
-        queued: list[tuple[Inbound, UserEvent]] = []
+        queued: list[_Queued] = []
         for inbound in batch:
             event = self._parse(inbound, result)
             if event is None:
@@ -96,7 +111,10 @@ class EventRouter:
                 route = "xpub" if has_subscriber(event.user_id) else "dropped"
                 metrics.EVENTS.labels("INFORMATIONAL", route).inc()
             else:
-                queued.append((inbound, event))
+                plan = channel_plan(
+                    event, self._defaults[Priority.NORMAL], self._defaults[Priority.CRITICAL]
+                )
+                queued.append(_Queued(inbound, event, plan))
         if queued:
             self._route_claimed(queued, has_subscriber, result)
         return result
@@ -120,42 +138,43 @@ class EventRouter:
         except FrameError as err:
             event_id = usable_event_id(event)
             metrics.FRAMES_REJECTED.labels(type(err).__name__, "yes" if event_id else "no").inc()
-            log.warning("event_id=%s rejected: %s", event_id or "-", err)
+            with event_context(event_id or "-"):
+                log.warning("rejected: %s", err)
             if event_id:
-                result.acks.append(
-                    (inbound.routing_id, _ack(event_id, AckStatus.ACK_ERROR, error=str(err)))
-                )
+                frame = ack_frame(event_id, AckStatus.ACK_ERROR, error=str(err))
+                result.acks.append((inbound.routing_id, frame))
             return None
         return event
 
-    def _route_claimed(self, queued, has_subscriber, result: BatchResult) -> None:
+    def _route_claimed(self, queued: list[_Queued], has_subscriber, result: BatchResult) -> None:
         now_ms = int(time.time() * 1000)
         claims = self._store.claims.claim_many(
-            [(e.user_id, e.event_id, i.routing_id) for i, e in queued],
+            [(q.event.user_id, q.event.event_id, q.inbound.routing_id) for q in queued],
             self._settings.ingress_id,
             now_ms,
         )
-        fast: list[tuple[Inbound, UserEvent]] = []
-        enqueued: list[tuple[Inbound, UserEvent, str]] = []
-        broker_down = False
-        fresh = [
-            (i, e, c) for (i, e), c in zip(queued, claims, strict=True) if c.seen != Seen.KNOWN
-        ]
-        for (inbound, event), claim in zip(queued, claims, strict=True):
+        fresh: list[tuple[_Queued, Claim]] = []
+        for item, claim in zip(queued, claims, strict=True):
             if claim.seen == Seen.KNOWN:
-                self._replay(inbound, event, claim, result)
-                metrics.EVENTS.labels(Priority.Name(event.delivery.priority), "resend").inc()
-        plans = [self._plan(event) for _, event, _ in fresh]
-        fast_ok = self._fast_path_allowed([e for _, e, _ in fresh], plans, has_subscriber)
-        for (inbound, event, claim), plan, take_fast in zip(fresh, plans, fast_ok, strict=True):
+                self._replay(item, claim, result)
+                metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), "resend").inc()
+            else:
+                fresh.append((item, claim))
+        fast_ok = self._fast_path_allowed([item for item, _ in fresh], has_subscriber)
+        fast: list[_Queued] = []
+        enqueued: list[tuple[_Queued, str]] = []
+        broker_down = False
+        for (item, claim), take_fast in zip(fresh, fast_ok, strict=True):
+            event = item.event
             priority = Priority.Name(event.delivery.priority)
             if take_fast:
-                fast.append((inbound, event))
+                fast.append(item)
                 metrics.EVENTS.labels(priority, "xpub").inc()
-            elif not broker_down and (
-                resume := self._enqueue(event, inbound.routing_id, claim.received_ms, plan)
-            ):
-                enqueued.append((inbound, event, resume))
+                continue
+            job = self._job(item, claim.received_ms)
+            resume = None if broker_down else self._enqueue(job)
+            if resume:
+                enqueued.append((item, resume))
                 metrics.EVENTS.labels(priority, "queued").inc()
             else:
                 # No ack: the container resends and the released claim lets it through. Once one
@@ -164,92 +183,85 @@ class EventRouter:
                 self._store.claims.release(event.user_id, event.event_id)
                 metrics.EVENTS.labels(priority, "publish_failed").inc()
         self._deliver_fast(fast, result)
+        self._mark_queued(enqueued, result)
+
+    def _job(self, item: _Queued, received_ms: int) -> Job:
+        event = item.event
+        return Job(
+            frame=item.inbound.frame,
+            user_id=event.user_id,
+            event_id=event.event_id,
+            priority=event.delivery.priority,
+            ingress_id=self._settings.ingress_id,
+            routing_id=item.inbound.routing_id,
+            received_ms=received_ms,
+            plan=item.plan,
+        )
+
+    def _mark_queued(self, enqueued: list[tuple[_Queued, str]], result: BatchResult) -> None:
         try:
             marked = self._store.claims.mark_queued_many(
-                [(e.user_id, e.event_id, resume) for _, e, resume in enqueued], time.time()
+                [(q.event.user_id, q.event.event_id, resume) for q, resume in enqueued],
+                time.time(),
             )
         except Exception:
             # The chains are with the broker; a resend replays the state once Redis answers.
             log.exception(
                 "marking %d claims QUEUED failed; no QUEUED acks this batch", len(enqueued)
             )
-            marked = [False] * len(enqueued)
-        for (inbound, event, _), ok in zip(enqueued, marked, strict=True):
+            return
+        for (item, _), ok in zip(enqueued, marked, strict=True):
             if ok:
-                result.acks.append((inbound.routing_id, _ack(event.event_id, AckStatus.QUEUED)))
+                frame = ack_frame(item.event.event_id, AckStatus.QUEUED)
+                result.acks.append((item.inbound.routing_id, frame))
 
-    def _plan(self, event: UserEvent) -> list[dict]:
-        return channel_plan(
-            event, self._settings.default_channels_normal, self._settings.default_channels_critical
-        )
-
-    def _fast_path_allowed(
-        self, events: list[UserEvent], plans: list[list[dict]], has_subscriber
-    ) -> list[bool]:
+    def _fast_path_allowed(self, items: list[_Queued], has_subscriber) -> list[bool]:
         """NORMAL, a live subscriber here, first preference ACTIVE_SESSION or WEB, WEB not muted
         for the event type (the mutes of every candidate read in one pipeline)."""
         candidates = [
-            event.delivery.priority == Priority.NORMAL
-            and has_subscriber(event.user_id)
-            and bool(plan)
-            and plan[0]["channel"] in FAST_PATH_FIRST
-            for event, plan in zip(events, plans, strict=True)
+            item.event.delivery.priority == Priority.NORMAL
+            and has_subscriber(item.event.user_id)
+            and bool(item.plan)
+            and item.plan[0].channel in FAST_PATH_FIRST
+            for item in items
         ]
-        wanted = [event.user_id for event, ok in zip(events, candidates, strict=True) if ok]
+        wanted = [item.event.user_id for item, ok in zip(items, candidates, strict=True) if ok]
         mutes = iter(self._store.directory.muted_many(wanted))
+        web = ChannelType.Name(ChannelType.WEB)
         return [
-            bool(ok) and f"WEB:{EventType.Name(event.event_type)}" not in next(mutes)
-            for event, ok in zip(events, candidates, strict=True)
+            ok and mute_key(web, EventType.Name(item.event.event_type)) not in next(mutes)
+            for item, ok in zip(items, candidates, strict=True)
         ]
 
-    def _deliver_fast(self, fast, result: BatchResult) -> None:
+    def _deliver_fast(self, fast: list[_Queued], result: BatchResult) -> None:
         """NORMAL to a live subscriber: publish, record DELIVERED via WEB, ack."""
         if not fast:
             return
-        pipe = self._store.client.pipeline(transaction=False)
-        for inbound, event in fast:
-            result.publishes.append((topic_for(event.user_id), inbound.frame))
-            self._store.claims.finalize(
-                event.user_id, event.event_id, ClaimState.DELIVERED, 0, "WEB", pipe=pipe
-            )
-            result.acks.append(
-                (inbound.routing_id, _ack(event.event_id, AckStatus.DELIVERED, via="WEB"))
-            )
-            entry = {
-                "channel": "WEB",
-                "round": 0,
-                "try": 0,
-                "kind": "delivered",
-                "detail": "ingress fast path: live subscriber",
-            }
-            self._store.delivery_log.append(event.user_id, event.event_id, entry, pipe=pipe)
-        pipe.execute()
-
-    def _replay(
-        self, inbound: Inbound, event: UserEvent, claim: Claim, result: BatchResult
-    ) -> None:
-        if claim.state == ClaimState.PENDING:
-            log.info(
-                "event_id=%s resend while another publish holds the claim; no ack yet",
-                event.event_id,
-            )
-            return
-        status = AckStatus.Value(claim.state.value)
-        result.acks.append(
-            (
-                inbound.routing_id,
-                _ack(event.event_id, status, via=claim.delivered_via, error=claim.error),
-            )
+        self._store.record_fast_deliveries(
+            [(item.event.user_id, item.event.event_id) for item in fast], FAST_PATH_DETAIL
         )
+        for item in fast:
+            result.publishes.append((topic_for(item.event.user_id), item.inbound.frame))
+            frame = ack_frame(item.event.event_id, AckStatus.DELIVERED, ChannelType.WEB)
+            result.acks.append((item.inbound.routing_id, frame))
 
-    def _enqueue_chain(
-        self, event: UserEvent, routing_id: bytes, received_ms: int, plan
-    ) -> str | None:
+    def _replay(self, item: _Queued, claim: Claim, result: BatchResult) -> None:
+        event_id = item.event.event_id
+        with event_context(event_id):
+            if claim.state == ClaimState.PENDING:
+                log.info("resend while another publish holds the claim; no ack yet")
+                return
+            via = ChannelType.Value(claim.delivered_via) if claim.delivered_via else None
+            status = AckStatus.Value(claim.state.value)
+            frame = ack_frame(event_id, status, via, claim.error)
+        result.acks.append((item.inbound.routing_id, frame))
+
+    def _enqueue_chain(self, job: Job) -> str | None:
         """Publish round 0; the round entry (JSON) that can restart it, or None on failure."""
-        job = new_job(event, self._settings.ingress_id, routing_id, received_ms)
         try:
-            build_round(job, plan).apply_async(retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+            build_chain(Carry(job)).apply_async(retry=True, retry_policy=PUBLISH_RETRY_POLICY)
         except Exception:
-            log.exception("event_id=%s broker publish failed; claim released", event.event_id)
+            with event_context(job.event_id):
+                log.exception("broker publish failed; claim released")
             return None
-        return json.dumps({"job": job, "plan": plan})
+        return json.dumps(RoundEntry(job).to_dict())

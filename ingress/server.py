@@ -8,8 +8,6 @@ ZMQ_MAXMSGSIZE only as a hard cap far above NOTIFY_MAX_FRAME_BYTES (it disconnec
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import signal
 import time
@@ -17,7 +15,7 @@ import time
 import zmq
 from prometheus_client import start_http_server
 
-from proto import ID_PATTERN, topic_for, user_of_topic
+from proto import AckRelay, RelayError, decode_relay, topic_for, user_of_topic
 from settings import Settings
 from store import PRESENCE_TTL_S, Store
 
@@ -184,24 +182,18 @@ class Ingress:
             except zmq.Again:
                 return
             try:
-                body = json.loads(raw)
-                kind, frame = body["kind"], base64.b64decode(body["frame"], validate=True)
-                if kind == "ack":
-                    self._send_ack(router, bytes.fromhex(body["routing_id"]), frame)
-                elif kind == "publish" and ID_PATTERN.fullmatch(body["user_id"]):
-                    if (
-                        time.time() - float(body.get("sent_at", time.time()))
-                        > self.settings.web_ack_timeout_s
-                    ):
-                        # The WEB attempt stopped waiting for it long ago: a late copy would only confuse.
-                        metrics.RELAY_DROPPED.labels("stale").inc()
-                        continue
-                    self._publish(xpub, [(topic_for(body["user_id"]), frame)], "worker")
-                else:
-                    raise ValueError(f"unknown relay message kind {kind!r}")
-            except (ValueError, KeyError, TypeError) as exc:
+                message = decode_relay(raw)
+            except RelayError as exc:
                 metrics.RELAY_DROPPED.labels("malformed").inc()
                 log.error("malformed relay message dropped (%s): %r", exc, raw[:200])
+                continue
+            if isinstance(message, AckRelay):
+                self._send_ack(router, message.routing_id, message.frame)
+            elif time.time() - message.sent_at > self.settings.web_ack_timeout_s:
+                # The WEB attempt stopped waiting for it long ago: a late copy would only confuse.
+                metrics.RELAY_DROPPED.labels("stale").inc()
+            else:
+                self._publish(xpub, [(topic_for(message.user_id), message.frame)], "worker")
 
     def _publish(self, xpub: zmq.Socket, publishes: list[tuple[bytes, bytes]], source: str) -> None:
         for topic, frame in publishes:

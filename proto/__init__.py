@@ -1,4 +1,5 @@
-"""Wire format only: the compiled contract, 0x20/0x21 framing, validation and its error reasons."""
+"""Wire format only: the compiled contract, 0x20/0x21 framing, validation and its error reasons,
+and the relay messages from workers to ingresses."""
 
 from .errors import (
     DecodeFailed,
@@ -9,7 +10,16 @@ from .errors import (
     TooLarge,
     UnknownMessageType,
 )
-from .framing import MessageType, decode_frame, encode_ack, encode_event, topic_for, user_of_topic
+from .framing import (
+    MessageType,
+    ack_frame,
+    decode_frame,
+    encode_ack,
+    encode_event,
+    topic_for,
+    user_of_topic,
+)
+from .relay import AckRelay, PublishRelay, RelayError, decode_relay, encode_relay
 from .user_events_pb2 import (
     AckStatus,
     ChannelPreference,
@@ -20,9 +30,17 @@ from .user_events_pb2 import (
     Priority,
     UserEvent,
 )
-from .validation import ID_PATTERN, Limits, usable_event_id, validate_event
+from .validation import (
+    ID_PATTERN,
+    MAX_JSON_DEPTH,
+    Limits,
+    parse_payload,
+    usable_event_id,
+    validate_event,
+)
 
 __all__ = [
+    "AckRelay",
     "AckStatus",
     "ChannelPreference",
     "ChannelType",
@@ -35,15 +53,22 @@ __all__ = [
     "ID_PATTERN",
     "InvalidEvent",
     "Limits",
+    "MAX_JSON_DEPTH",
     "MessageType",
     "MissingField",
     "Priority",
+    "PublishRelay",
+    "RelayError",
     "TooLarge",
     "UnknownMessageType",
     "UserEvent",
+    "ack_frame",
     "decode_frame",
+    "decode_relay",
     "encode_ack",
     "encode_event",
+    "encode_relay",
+    "parse_payload",
     "topic_for",
     "usable_event_id",
     "user_of_topic",

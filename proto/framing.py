@@ -11,11 +11,12 @@ from enum import IntEnum
 from google.protobuf.message import DecodeError, Message
 
 from .errors import DecodeFailed, EmptyFrame, UnknownMessageType
-from .user_events_pb2 import EventAck, UserEvent
+from .user_events_pb2 import AckStatus, ChannelType, EventAck, UserEvent
 from .validation import ID_PATTERN
 
 __all__ = [
     "MessageType",
+    "ack_frame",
     "decode_frame",
     "encode_ack",
     "encode_event",
@@ -48,6 +49,17 @@ def encode_event(event: UserEvent) -> bytes:
 def encode_ack(ack: EventAck) -> bytes:
     """An EventAck as one frame."""
     return bytes([MessageType.EVENT_ACK]) + ack.SerializeToString()
+
+
+def ack_frame(
+    event_id: str, status: AckStatus, delivered_via: ChannelType | None = None, error: str = ""
+) -> bytes:
+    """The one place an EventAck is built: `status` always set explicitly, `delivered_via` the
+    concrete channel (only with DELIVERED), `error_message` only with ACK_ERROR."""
+    ack = EventAck(event_id=event_id, status=status, error_message=error)
+    if delivered_via is not None:
+        ack.delivered_via = delivered_via
+    return encode_ack(ack)
 
 
 def decode_frame(frame: bytes) -> UserEvent | EventAck:

@@ -2,6 +2,7 @@
 
 proto3 reads unset fields as zero, so presence is checked explicitly (`HasField("delivery")`),
 and enum fields are checked against their enum: an unknown number is an error, never a default.
+The payload is parsed here, once (`parse_payload`), and the parsed object is handed on.
 """
 
 from __future__ import annotations
@@ -9,14 +10,25 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from .errors import InvalidEvent, MissingField, TooLarge
 from .user_events_pb2 import ChannelType, EventType, Priority, UserEvent
 
-__all__ = ["ID_PATTERN", "Limits", "usable_event_id", "validate_event"]
+__all__ = [
+    "ID_PATTERN",
+    "MAX_JSON_DEPTH",
+    "Limits",
+    "parse_payload",
+    "usable_event_id",
+    "validate_event",
+]
 
 #: user_id and event_id: 1-128 bytes of this alphabet (no NUL: it would leak into another topic).
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+#: Deepest nesting of objects and arrays a payload may have (the payload object itself is 1).
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +60,59 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-def validate_event(event: UserEvent, frame_size: int, limits: Limits) -> None:
-    """Raise an InvalidEvent subclass naming the field and the problem, or return None."""
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0, `{}` is 1), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def parse_payload(raw: bytes) -> dict[str, Any]:
+    """The payload as a JSON object; InvalidEvent naming the problem otherwise.
+
+    Numbers with a fraction or exponent become `Decimal`, so "50000.10" keeps its spelling
+    through every channel. Empty bytes are the empty object.
+    """
+    if not raw:
+        return {}
+    too_deep = InvalidEvent("payload", f"JSON nested deeper than MAX_JSON_DEPTH={MAX_JSON_DEPTH}")
+    try:
+        # Decoded as UTF-8 first: json.loads(bytes) would also take UTF-16/32, which
+        # browsers and channels do not. NaN/Infinity are not JSON either (JSON.parse fails).
+        decoded = json.loads(
+            raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant
+        )
+    except RecursionError as exc:
+        raise too_deep from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent("payload", f"not JSON ({exc})") from exc
+    if not isinstance(decoded, dict):
+        raise InvalidEvent("payload", f"must be a JSON object, got {type(decoded).__name__}")
+    if _depth(decoded) > MAX_JSON_DEPTH:
+        raise too_deep
+    return decoded
+
+
+def _check_channels(event: UserEvent) -> None:
+    seen: set[int] = set()
+    for index, preference in enumerate(event.delivery.channels):
+        field = f"delivery.channels[{index}].channel"
+        _check_enum(field, ChannelType, preference.channel)
+        if preference.channel in seen:
+            name = ChannelType.Name(preference.channel)
+            raise InvalidEvent(field, f"{name} repeated (each channel may be named once)")
+        seen.add(preference.channel)
+
+
+def validate_event(event: UserEvent, frame_size: int, limits: Limits) -> dict[str, Any]:
+    """The parsed payload of a valid event; raises an InvalidEvent subclass naming the field
+    and the problem otherwise."""
     _check_id("event_id", event.event_id)
     if frame_size > limits.max_frame_bytes:
         raise TooLarge("frame", frame_size, "NOTIFY_MAX_FRAME_BYTES", limits.max_frame_bytes)
@@ -58,20 +121,9 @@ def validate_event(event: UserEvent, frame_size: int, limits: Limits) -> None:
     if not event.HasField("delivery"):
         raise MissingField("delivery")
     _check_enum("delivery.priority", Priority, event.delivery.priority)
-    for index, preference in enumerate(event.delivery.channels):
-        _check_enum(f"delivery.channels[{index}].channel", ChannelType, preference.channel)
+    _check_channels(event)
     if len(event.payload) > limits.max_payload_bytes:
         raise TooLarge(
             "payload", len(event.payload), "NOTIFY_MAX_PAYLOAD_BYTES", limits.max_payload_bytes
         )
-    if event.payload:
-        try:
-            # Decoded as UTF-8 first: json.loads(bytes) would also take UTF-16/32, which
-            # browsers and channels do not. NaN/Infinity are not JSON either (JSON.parse fails).
-            decoded = json.loads(event.payload.decode("utf-8"), parse_constant=_reject_constant)
-        except RecursionError as exc:
-            raise InvalidEvent("payload", "not JSON (nested too deeply)") from exc
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise InvalidEvent("payload", f"not JSON ({exc})") from exc
-        if not isinstance(decoded, dict):
-            raise InvalidEvent("payload", f"must be a JSON object, got {type(decoded).__name__}")
+    return parse_payload(event.payload)

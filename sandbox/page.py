@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from .state import SandboxState
+from .state import DELIVERY_PROVIDERS, SandboxState
 
 __all__ = ["SHOWN_PROVIDERS", "render", "routes"]
 
 #: The providers that get a section, in page order (oauth tokens are no deliveries).
-SHOWN_PROVIDERS = ("discord", "slack", "telegram", "sendgrid", "fcm")
+SHOWN_PROVIDERS = DELIVERY_PROVIDERS
 #: The page template; __PROVIDERS__ and __PROVIDER_NAMES__ are filled in.
 TEMPLATE = Path(__file__).with_name("page.html")
 

@@ -6,7 +6,7 @@ One `SandboxState` is shared by the app's handlers (uvicorn's thread) and by who
 
 A record is a dict::
 
-    {"id": int, "provider": "discord" | "slack" | "telegram" | "sendgrid" | "fcm" | "oauth",
+    {"id": int, "provider": one of PROVIDERS ("telegram", "sendgrid", "fcm", ..., "oauth"),
      "method": str, "path": str, "query": dict[str, str],
      "json": parsed JSON body, or the fields of a form body (str values), or None,
      "body": text body (first 64 KiB), "status": int the sandbox answered, "time": float,
@@ -32,7 +32,10 @@ import time
 from collections import deque
 from typing import Any
 
+from channels import CHANNELS
+
 __all__ = [
+    "DELIVERY_PROVIDERS",
     "MAX_BODY_CHARS",
     "MAX_RECORDS",
     "MODES",
@@ -41,8 +44,10 @@ __all__ = [
     "default_switch",
 ]
 
-#: Every provider the sandbox speaks for; each has its own switch.
-PROVIDERS = ("discord", "slack", "telegram", "sendgrid", "fcm", "oauth")
+#: The providers the channels deliver through (each channel's `sandbox`), in registry order.
+DELIVERY_PROVIDERS = tuple(c.sandbox for c in CHANNELS.values() if c.sandbox)
+#: Every provider the sandbox speaks for (FCM's OAuth token endpoint too); each has a switch.
+PROVIDERS = (*DELIVERY_PROVIDERS, "oauth")
 #: Every switch mode.
 MODES = ("ok", "rate_limit", "server_error", "permanent")
 #: Text bodies are kept up to this many characters.

@@ -20,7 +20,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-import redis
 import zmq
 import zmq.asyncio
 from websockets.asyncio.server import ServerConnection
@@ -28,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from logsetup import event_context
 from proto import FrameError, UserEvent, decode_frame, topic_for, user_of_topic
-from store import Store
+from store import Store, StoreError
 
 from .messages import ClientMessageError, acked_message, error_message, event_message, parse_ack
 
@@ -218,7 +217,7 @@ class Hub:
                 return
             try:
                 await asyncio.to_thread(self._record_ack, session.user_id, event_id)
-            except redis.RedisError as exc:
+            except StoreError as exc:
                 log.error("user=%s ack not recorded: %s", session.user_id, exc)
                 session.push(error_message("ack not recorded, try again", event_id))
                 return
@@ -226,5 +225,4 @@ class Hub:
             session.push(acked_message(event_id))
 
     def _record_ack(self, user_id: str, event_id: str) -> None:
-        key = self._store.keys.web_ack(user_id, event_id)
-        self._store.client.set(key, f"{time.time():.3f}", ex=self._ack_ttl_s)
+        self._store.web_acks.record_ack(user_id, event_id, self._ack_ttl_s)

@@ -19,14 +19,13 @@ import threading
 from collections.abc import Sequence
 from types import TracebackType
 
-import redis
 import zmq
 import zmq.asyncio
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from settings import Settings
-from store import Store
+from store import Store, StoreError
 
 from .hub import Hub
 from .routes import WS_PATH, Handshake
@@ -214,7 +213,7 @@ def run(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) 
     store = Store(settings.redis_url, settings.key_prefix)
     try:
         server = SessionServer(settings, store, host, port)
-    except (redis.RedisError, OSError) as exc:
+    except (StoreError, OSError) as exc:
         log.error("session server cannot start: %s: %s", type(exc).__name__, exc)
         return 1
 

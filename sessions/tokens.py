@@ -15,7 +15,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
 import time
 
 from proto import ID_PATTERN
@@ -28,8 +27,6 @@ __all__ = ["DEFAULT_TTL_S", "TokenError", "load_secret", "make_token", "verify_t
 DEFAULT_TTL_S = 86400
 #: Mixed into every MAC, so a signature made with the same key for another purpose never passes.
 _CONTEXT = b"notify-session-token-v1."
-#: Bytes of a generated secret.
-_SECRET_BYTES = 32
 
 
 class TokenError(ValueError):
@@ -83,15 +80,7 @@ def verify_token(secret: bytes, token: str | None, now: float | None = None) -> 
 
 
 def load_secret(settings: Settings, store: Store) -> bytes:
-    """`NOTIFY_SESSION_SECRET` when set; else the one kept in Redis, created by whoever came first.
-
-    SET NX then GET: two processes starting together both end up with the winner's secret.
-    """
+    """`NOTIFY_SESSION_SECRET` when set; else the one kept in Redis, created by whoever came first."""
     if settings.session_secret:
         return settings.session_secret.encode()
-    key = store.keys.session_secret()
-    store.client.set(key, secrets.token_urlsafe(_SECRET_BYTES), nx=True)
-    secret = store.client.get(key)
-    if not secret:  # deleted between the two calls: extremely unlikely, never silently empty
-        raise RuntimeError(f"session secret missing from Redis at {key}")
-    return bytes(secret)
+    return store.session_secret()

@@ -1,40 +1,55 @@
-"""Redis access only: claims, presence, directory, delivery log; keys.py names every key."""
+"""Redis access only: claims, presence, directory, delivery log, channel claims, web acks, the
+due set; keys.py names every key. Nothing outside this package talks to Redis."""
 
 from __future__ import annotations
 
+import secrets
+
 import redis
 
-from .claims import Claim, Claims, ClaimState, Seen
+from .channel_claims import ChannelClaims
+from .claims import Claim, Claims, ClaimState, Finalized, Seen
 from .delivery_log import DeliveryLog
-from .directory import Directory, UserProfile
+from .directory import Directory, UserProfile, mute_key
 from .due import DueRounds
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
 from .keys import CLAIM_TTL_S, Keys
 from .presence import PRESENCE_TTL_S, Presence
 from .telegram import LINK_TOKEN_TTL_S, TelegramLinks
+from .web_acks import WebAcks
 
 __all__ = [
     "CLAIM_TTL_S",
     "LINK_TOKEN_TTL_S",
     "PRESENCE_TTL_S",
+    "ChannelClaims",
     "Claim",
     "ClaimState",
     "Claims",
     "DeliveryLog",
+    "Directory",
     "DueRounds",
     "EmbeddedRedisError",
-    "Directory",
+    "Finalized",
     "Keys",
     "Presence",
     "Seen",
     "Store",
+    "StoreError",
     "TelegramLinks",
     "UserProfile",
+    "WebAcks",
+    "mute_key",
     "redis_answers",
     "start_embedded_redis",
     "validate_user_id",
     "wait_for_redis",
 ]
+
+#: What a Redis failure raises, for callers outside this package.
+StoreError = redis.RedisError
+#: Bytes of a generated session secret.
+_SECRET_BYTES = 32
 
 
 def validate_user_id(user_id: str) -> str | None:
@@ -55,8 +70,34 @@ class Store:
         self.client = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
         self.keys = Keys(key_prefix)
         self.claims = Claims(self.client, self.keys)
+        self.channel_claims = ChannelClaims(self.client, self.keys)
         self.presence = Presence(self.client, self.keys)
         self.directory = Directory(self.client, self.keys)
         self.delivery_log = DeliveryLog(self.client, self.keys)
         self.due = DueRounds(self.client, self.keys)
         self.telegram = TelegramLinks(self.client, self.keys, self.directory)
+        self.web_acks = WebAcks(self.client, self.keys)
+
+    def record_fast_deliveries(self, events: list[tuple[str, str]], detail: str) -> None:
+        """NORMAL events handed to a live subscriber by the ingress: DELIVERED via WEB, and one
+        delivery-log entry each, for a whole batch in one round trip."""
+        if not events:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, event_id in events:
+            self.claims.finalize(user_id, event_id, ClaimState.DELIVERED, 0, "WEB", pipe=pipe)
+            entry = {"channel": "WEB", "round": 0, "try": 0, "kind": "delivered", "detail": detail}
+            self.delivery_log.append(user_id, event_id, entry, pipe=pipe)
+        pipe.execute()
+
+    def session_secret(self) -> bytes:
+        """The deployment's generated session-token key, created by whoever came first.
+
+        SET NX then GET: two processes starting together both end up with the winner's secret.
+        """
+        key = self.keys.session_secret()
+        self.client.set(key, secrets.token_urlsafe(_SECRET_BYTES), nx=True)
+        secret = self.client.get(key)
+        if not secret:  # deleted between the two calls: extremely unlikely, never silently empty
+            raise RuntimeError(f"session secret missing from Redis at {key}")
+        return bytes(secret)

@@ -14,7 +14,7 @@ import redis
 
 from .keys import CLAIM_TTL_S, Keys
 
-__all__ = ["Claim", "ClaimState", "Claims", "Seen"]
+__all__ = ["Claim", "ClaimState", "Claims", "Finalized", "Seen"]
 
 #: How long a PENDING claim holds before a resend may take it over (ingress died mid-publish).
 LEASE_MS = 5_000
@@ -46,6 +46,17 @@ class Claim:
     received_ms: int
     delivered_via: str = ""
     error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finalized:
+    """What `finalize` left in the claim: its final state (written now or kept from before),
+    or `state` None with `why_not` "stale" (the claim is in another round) or "gone"."""
+
+    state: ClaimState | None
+    delivered_via: str = ""
+    error: str = ""
+    why_not: str = ""
 
 
 _CLAIM = """
@@ -176,11 +187,10 @@ class Claims:
         delivered_via: str = "",
         error: str = "",
         pipe: redis.client.Pipeline | None = None,
-    ) -> tuple[str, str, str] | None:
-        """Write a final state for round `round_no`; returns the stored (state, via, error).
-
-        An event already final keeps what it has (a second `finish` replays it); a claim of
-        another round answers ("STALE", "", "") and changes nothing.
+    ) -> Finalized | None:
+        """Write a final state for round `round_no`; returns what the claim holds now (None when
+        queued into `pipe`). An event already final keeps what it has (a second `finish`
+        replays it); a claim of another round is stale and changes nothing.
         """
         result = self._finalize(
             keys=[self._keys.claim(user_id, event_id)],
@@ -189,7 +199,10 @@ class Claims:
         )
         if pipe is not None:
             return None
-        return tuple(_text(part) for part in result)  # type: ignore[return-value]
+        state, via, error = (_text(part) for part in result)
+        if state in ("STALE", "GONE"):
+            return Finalized(None, why_not=state.lower())
+        return Finalized(ClaimState(state), via, error)
 
     def advance_round(
         self, user_id: str, event_id: str, round_no: int, due_member: str, due_at: float

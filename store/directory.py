@@ -9,12 +9,21 @@ import redis
 
 from .keys import Keys
 
-__all__ = ["Directory", "UserProfile"]
+__all__ = ["Directory", "UserProfile", "mute_key"]
+
+
+def mute_key(channel: str, event_type: str) -> str:
+    """How a mute is stored and shown: "CHANNEL:EVENT_TYPE", by name (e.g. "EMAIL:STRATEGY_LOG")."""
+    return f"{channel}:{event_type}"
 
 
 @dataclass(frozen=True, slots=True)
 class UserProfile:
-    """What the directory knows of one user. Empty strings mean "no address"."""
+    """What the directory knows of one user. Empty strings mean "no address".
+
+    Each address field is named by the channel that reads it (`channels/<name>.py`,
+    `ADDRESS.field`); a channel with a new kind of address adds its field here.
+    """
 
     user_id: str
     email: str = ""
@@ -26,7 +35,7 @@ class UserProfile:
     muted: tuple[str, ...] = field(default=())
 
     def is_muted(self, channel: str, event_type: str) -> bool:
-        return f"{channel}:{event_type}" in self.muted
+        return mute_key(channel, event_type) in self.muted
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -76,6 +85,16 @@ class Directory:
             if name != "user_id"
         }
         self._client.hset(self._keys.user(profile.user_id), mapping=mapping)
+
+    def forget_addresses(self, user_id: str, field_name: str, gone: tuple[str, ...]) -> None:
+        """Take `gone` out of a list-valued address field (tokens a provider no longer knows)."""
+        profile = self.get(user_id)
+        if profile is None:
+            return
+        current = getattr(profile, field_name)
+        kept = tuple(value for value in current if value not in set(gone))
+        if kept != current:
+            self.update(user_id, **{field_name: kept})
 
     def update(self, user_id: str, **changes) -> UserProfile:
         """Write only the named fields (a concurrent update of other fields is kept); returns

@@ -1,22 +1,27 @@
-"""Celery only: the app, the attempt/finish tasks, the escalation chain and queue names.
+"""Celery only: the app, the task contract, the escalation chain and the queue names.
 
-`celery -A tasks worker` finds `tasks.app`; with no `-Q` it serves every queue.
+`celery -A tasks worker` finds `tasks.app`; with no `-Q` it serves every queue. The task
+modules (attempt, finish) are registered through `celeryconfig.imports`, so importing this
+package (as the ingress does, to publish chains) loads neither them nor any provider SDK.
 """
 
-from . import attempt as _attempt  # noqa: F401  (registers notify.attempt)
-from . import finish as _finish  # noqa: F401  (registers notify.finish, notify.finish_on_error)
-from . import worker_logging as _worker_logging  # noqa: F401
 from .app import app
-from .plan import build_round, channel_plan, new_job
+from .chain import build_chain
+from .contract import Carry, Job, Link, Preference, RoundEntry, channel_plan, parse_channel_list
 from .queues import ALL_QUEUES, WEB_PUBLISH_QUEUE, ingress_queue, queue_for
 
 __all__ = [
     "ALL_QUEUES",
     "WEB_PUBLISH_QUEUE",
+    "Carry",
+    "Job",
+    "Link",
+    "Preference",
+    "RoundEntry",
     "app",
-    "build_round",
+    "build_chain",
     "channel_plan",
     "ingress_queue",
-    "new_job",
+    "parse_channel_list",
     "queue_for",
 ]

@@ -1,4 +1,4 @@
-"""The Celery app; every setting lives in celeryconfig.py."""
+"""The Celery app; every setting lives in celeryconfig.py (task modules too: `imports`)."""
 
 from celery import Celery
 
@@ -6,4 +6,3 @@ __all__ = ["app"]
 
 app = Celery("notify")
 app.config_from_object("celeryconfig")
-# Task modules register on import (tasks/__init__.py imports them).

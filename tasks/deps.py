@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 from celery.signals import worker_process_init
 
-from channels import Deps, email, push, telegram
+from channels import CHANNELS, Channel, Deps
 from settings import Settings
 from store import Store
 
@@ -20,28 +21,27 @@ log = logging.getLogger(__name__)
 _deps: Deps | None = None
 
 
-def _provider_client(name: str, build, settings: Settings):
-    """A provider's SDK client, or None (not configured, or configured wrongly: said once here)."""
+def _provider_client(channel: Channel, settings: Settings) -> Any:
+    """A channel's SDK client, or None (not configured, or configured wrongly: said once here)."""
     try:
-        client = build(settings)
+        client = channel.build_client(settings)
     except Exception as exc:
-        log.error("channel=%s not usable: %s", name, exc)
+        log.error("channel=%s not usable: %s", channel.name, exc)
         return None
-    if client is None:
-        log.info("channel=%s not configured", name)
+    if client is None and channel.client_setting:
+        log.info("channel=%s not configured (%s unset)", channel.name, channel.client_setting)
     return client
 
 
 def _build() -> Deps:
     settings = Settings()
+    clients = {kind: _provider_client(channel, settings) for kind, channel in CHANNELS.items()}
     return Deps(
         settings=settings,
         store=Store(settings.redis_url, settings.key_prefix),
         http=httpx.Client(timeout=settings.provider_timeout_s, follow_redirects=False),
         publish_web=publish_web,
-        sendgrid=_provider_client("email", email.build_client, settings),
-        fcm=_provider_client("push", push.build_client, settings),
-        telegram=_provider_client("telegram", telegram.build_client, settings),
+        clients={kind: client for kind, client in clients.items() if client is not None},
     )
 
 

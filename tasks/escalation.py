@@ -17,6 +17,8 @@ import random
 
 from channels import Kind, Outcome
 
+from .contract import Job
+
 __all__ = [
     "MAX_COUNTDOWN_S",
     "MAX_ROUND_BACKOFF_S",
@@ -31,10 +33,10 @@ MAX_COUNTDOWN_S = 60.0
 MAX_ROUND_BACKOFF_S = 3600.0
 
 
-def give_up_at(job: dict, normal_ttl_s: float, critical_deadline_s: float) -> float:
+def give_up_at(job: Job, normal_ttl_s: float, critical_deadline_s: float) -> float:
     """Unix time after which the event is not attempted any more (counted from receipt)."""
-    span = critical_deadline_s if job["event"]["priority"] == "CRITICAL" else normal_ttl_s
-    return job["received_ms"] / 1000.0 + span
+    span = critical_deadline_s if job.critical else normal_ttl_s
+    return job.received_ms / 1000.0 + span
 
 
 def _backoff_s(tries: int, base_s: float) -> float:

@@ -15,12 +15,14 @@ from typing import Any
 
 from channels import Outcome, SkipCode
 from logsetup import event_context
+from proto import AckStatus, ChannelType
 from store import ClaimState
 
 from .app import app
+from .chain import build_chain
+from .contract import Carry, Job, RoundEntry, attempt_args, finish_args
 from .deps import get_deps
 from .escalation import give_up_at, round_backoff_s
-from .plan import build_round, initial_carry
 from .relay import send_ack
 
 __all__ = ["error_message", "finish", "finish_on_error", "latest_per_channel"]
@@ -44,7 +46,7 @@ def error_message(outcomes: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "no channel to try"
 
 
-def latest_per_channel(*rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def latest_per_channel(*rounds: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
     """Each channel's latest outcome over several rounds, in the order channels were first tried."""
     latest: dict[str, dict[str, Any]] = {}
     for outcomes in rounds:
@@ -54,9 +56,10 @@ def latest_per_channel(*rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @app.task(name="notify.finish", bind=True, max_retries=None)
-def finish(self, carry: dict[str, Any], job: dict[str, Any]) -> None:
-    with event_context(job["event"]["event_id"]):
-        _finish(carry, job)
+def finish(self, carry: dict, job: dict | None = None) -> None:
+    typed = finish_args(carry, job)
+    with event_context(typed.job.event_id):
+        _finish(typed)
 
 
 @app.task(name="notify.finish_on_error")
@@ -67,94 +70,81 @@ def finish_on_error(request, exc, traceback) -> None:
     the next channel; a failed `finish` runs again with the same carry (a delivery stays one).
     """
     args = list(request.args or [])
-    carry, job = (args[0], args[1]) if len(args) >= 2 else (None, None)
-    if not isinstance(job, dict) or "event" not in job:
-        log.error("errback without a job: task=%s exc=%r", request.id, exc)
+    try:
+        if request.task == "notify.finish":
+            carry, link = finish_args(*args[:2]), None
+        else:
+            carry, link = attempt_args(args[0], args[1])
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+        log.error("errback without a readable job: task=%s exc=%r", request.id, exc)
         return
-    carry = carry if isinstance(carry, dict) and "outcomes" in carry else initial_carry()
-    with event_context(job["event"]["event_id"]):
-        log.error("link %s failed: task=%s exc=%r", request.task, request.id, exc)
-        if request.task == "notify.finish" or carry.get("delivered"):
-            _finish(carry, job)
+    job = carry.job
+    with event_context(job.event_id):
+        log.error("link %s failed: task=%s exc=%s", request.task, request.id, type(exc).__name__)
+        if link is None or carry.delivered is not None:
+            _finish(carry)
             return
-        planned = job.get("resolved_from", job.get("channel", "?"))
+        planned = job.plan[link.index].channel
+        tried = link.resolved if link.resolved is not None else planned
         store = get_deps().store
-        event = job["event"]
-        claim_key = store.keys.channel_claim(
-            event["user_id"], event["event_id"], job.get("channel", "?")
-        )
-        if store.client.exists(claim_key):
+        if store.channel_claims.accepted(job.user_id, job.event_id, ChannelType.Name(tried)):
             # The provider accepted it before the link failed: delivered, not a reason to go on.
-            _finish({**carry, "delivered": {"channel": job["channel"]}}, job)
+            _finish(Carry(job, carry.outcomes, delivered=tried))
             return
-        failed = Outcome.transient(f"internal error: {type(exc).__name__}: {exc}")
-        carry = {
-            **carry,
-            "outcomes": [*carry["outcomes"], {"channel": planned, **failed.as_dict()}],
-        }
-        plan = job.get("plan", [])
-        names = [p["channel"] for p in plan]
-        start = names.index(planned) + 1 if planned in names else len(plan)
-        base = {key: value for key, value in job.items() if key not in _LINK_KEYS}
-        build_round(base, plan, carry=carry, start=start).apply_async()
+        failed = Outcome.transient(f"internal error: {type(exc).__name__}")
+        build_chain(
+            carry.with_outcome(planned, failed.as_dict()), start=link.index + 1
+        ).apply_async()
 
 
-#: Keys of a link's job that are not part of the event's job.
-_LINK_KEYS = (
-    "channel",
-    "only_if_active",
-    "tries",
-    "not_before",
-    "resolved_from",
-    "web_published_at",
-    "plan",
-)
-
-
-def _finish(carry: dict[str, Any], job: dict[str, Any]) -> None:
+def _finish(carry: Carry) -> None:
     deps = get_deps()
     claims = deps.store.claims
-    event = job["event"]
-    user_id, event_id, round_no = event["user_id"], event["event_id"], job["round"]
-
-    delivered = carry.get("delivered")
-    if delivered:
-        stored = claims.finalize(
-            user_id, event_id, ClaimState.DELIVERED, round_no, delivered["channel"]
-        )
+    job = carry.job
+    if carry.delivered is not None:
+        via = ChannelType.Name(carry.delivered)
+        stored = claims.finalize(job.user_id, job.event_id, ClaimState.DELIVERED, job.round, via)
     else:
-        outcomes = carry.get("outcomes", [])
-        if event["priority"] == "CRITICAL" and _schedule_next_round(job, outcomes, deps):
+        if job.critical and _schedule_next_round(job, carry.outcomes, deps):
             return
-        everything = latest_per_channel(job.get("history", []), outcomes)
+        everything = latest_per_channel(job.history, carry.outcomes)
         stored = claims.finalize(
-            user_id, event_id, ClaimState.ACK_ERROR, round_no, error=error_message(everything)
+            job.user_id,
+            job.event_id,
+            ClaimState.ACK_ERROR,
+            job.round,
+            error=error_message(everything),
         )
-    state, via, error = stored
-    if state in ("DELIVERED", "ACK_ERROR"):
-        claims.settled(user_id, event_id)
-    if state == "STALE" or state == "GONE":
-        log.warning("finish round=%s found claim %s; no ack", round_no, state)
+    if stored.state is None:
+        log.warning("finish round=%s found the claim %s; no ack", job.round, stored.why_not)
         return
-    claim = claims.read(user_id, event_id)
+    claims.settled(job.user_id, job.event_id)
+    claim = claims.read(job.user_id, job.event_id)
+    routing_id = claim.get("routing_id")
     send_ack(
-        claim.get("ingress_id") or job["ingress_id"],
-        claim.get("routing_id") or job["routing_id"],
-        event_id,
-        state,
-        delivered_via=via,
-        error=error,
+        claim.get("ingress_id") or job.ingress_id,
+        bytes.fromhex(routing_id) if routing_id else job.routing_id,
+        job.event_id,
+        AckStatus.Value(stored.state),
+        delivered_via=ChannelType.Value(stored.delivered_via) if stored.delivered_via else None,
+        error=stored.error,
     )
-    log.info("finish round=%s state=%s via=%s error=%r", round_no, state, via or "-", error)
+    log.info(
+        "finish round=%s state=%s via=%s error=%r",
+        job.round,
+        stored.state,
+        stored.delivered_via or "-",
+        stored.error,
+    )
 
 
-def _schedule_next_round(job: dict[str, Any], outcomes: list[dict[str, Any]], deps) -> bool:
+def _schedule_next_round(job: Job, outcomes: tuple[dict[str, Any], ...], deps) -> bool:
     """Put another CRITICAL round over the channels worth it into the due set; False when there is
     none or no time is left before the deadline."""
     settings = deps.settings
     wanted = {o["channel"] for o in outcomes if Outcome.from_dict(o).worth_another_round}
     # Keep the original preferences (order, only_if_active, ACTIVE_SESSION) of those channels.
-    plan = [p for p in job["plan"] if p["channel"] in wanted]
+    plan = tuple(p for p in job.plan if ChannelType.Name(p.channel) in wanted)
     if not plan:
         return False
     now = time.time()
@@ -162,23 +152,18 @@ def _schedule_next_round(job: dict[str, Any], outcomes: list[dict[str, Any]], de
     if left <= MIN_ROUND_LEFT_S:
         return False
     # A last round just before the deadline rather than giving up early.
-    pause = min(round_backoff_s(job["round"], settings.round_backoff_s), left - MIN_ROUND_LEFT_S)
-    event = job["event"]
-    next_job = {key: value for key, value in job.items() if key not in _LINK_KEYS}
-    next_job["round"] = job["round"] + 1
+    pause = min(round_backoff_s(job.round, settings.round_backoff_s), left - MIN_ROUND_LEFT_S)
     # The final ACK_ERROR names every channel ever tried, not only the last round's.
-    next_job["history"] = latest_per_channel(job.get("history", []), outcomes)
-    member = json.dumps({"job": next_job, "plan": plan})
-    if deps.store.claims.advance_round(
-        event["user_id"], event["event_id"], job["round"], member, now + pause
-    ):
+    next_job = job.next_round(plan, tuple(latest_per_channel(job.history, outcomes)))
+    member = json.dumps(RoundEntry(next_job).to_dict())
+    if deps.store.claims.advance_round(job.user_id, job.event_id, job.round, member, now + pause):
         log.info(
             "round=%s undelivered; round %s in %.1fs over %s",
-            job["round"],
-            next_job["round"],
+            job.round,
+            next_job.round,
             pause,
-            ",".join(p["channel"] for p in plan),
+            ",".join(ChannelType.Name(p.channel) for p in plan),
         )
     else:
-        log.warning("round=%s already advanced or final; nothing to schedule", job["round"])
+        log.warning("round=%s already advanced or final; nothing to schedule", job.round)
     return True

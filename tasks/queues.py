@@ -1,26 +1,32 @@
 """Queue names: one per priority and channel, plus the ingress relay queues (DESIGN.md, "Queues").
 
-`critical.*` come first in ALL_QUEUES: with the Redis transport's "priority" queue order a
-worker that serves both drains CRITICAL first.
+The channel queues derive from the channel registry (`channels.CHANNELS`), plus `control`, where
+`finish` and ACTIVE_SESSION resolution run. `critical.*` come first in ALL_QUEUES: with the
+Redis transport's "priority" queue order a worker that serves both drains CRITICAL first.
 """
 
 from __future__ import annotations
 
-__all__ = ["ALL_QUEUES", "WEB_PUBLISH_QUEUE", "ingress_queue", "queue_for"]
+from channels import CHANNELS
+from proto import Priority
+
+__all__ = ["ALL_QUEUES", "CONTROL", "WEB_PUBLISH_QUEUE", "ingress_queue", "queue_for"]
 
 PRIORITY_PREFIXES = ("critical", "normal")
-CHANNEL_QUEUES = ("web", "telegram", "email", "push", "discord", "slack", "control")
-ALL_QUEUES = [f"{prio}.{name}" for prio in PRIORITY_PREFIXES for name in CHANNEL_QUEUES]
+#: Where `finish` and ACTIVE_SESSION resolution run: not a channel of its own.
+CONTROL = "control"
+CHANNEL_QUEUES = (*(channel.name.lower() for channel in CHANNELS.values()), CONTROL)
+ALL_QUEUES = [f"{prefix}.{name}" for prefix in PRIORITY_PREFIXES for name in CHANNEL_QUEUES]
 
 #: Shared by every ingress: whichever takes a WEB delivery publishes it on its XPUB.
 WEB_PUBLISH_QUEUE = "ingress.web"
 
 
-def queue_for(priority: str, channel: str) -> str:
-    """`CRITICAL`, `DISCORD` -> `critical.discord`; ACTIVE_SESSION and finish run on `.control`."""
-    prefix = "critical" if priority == "CRITICAL" else "normal"
-    name = "control" if channel in ("ACTIVE_SESSION", "CONTROL") else channel.lower()
-    return f"{prefix}.{name}"
+def queue_for(priority: int, channel: int | None) -> str:
+    """(CRITICAL, DISCORD) -> `critical.discord`; ACTIVE_SESSION and None (finish) -> `.control`."""
+    prefix = "critical" if priority == Priority.CRITICAL else "normal"
+    concrete = CHANNELS.get(channel) if channel is not None else None
+    return f"{prefix}.{concrete.name.lower() if concrete else CONTROL}"
 
 
 def ingress_queue(ingress_id: str) -> str:

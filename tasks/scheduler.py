@@ -11,10 +11,12 @@ import json
 import logging
 import threading
 import time
+from dataclasses import replace
 
-from store import Store
+from store import ClaimState, Store
 
-from .plan import build_round
+from .chain import build_chain
+from .contract import Carry, RoundEntry
 
 __all__ = ["publish_due", "resume_stalled", "run_scheduler"]
 
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: A round whose publish failed comes due again after this long.
 REPUBLISH_AFTER_S = 5.0
+#: What a due entry or a claim's resume entry may fail to read with.
+_UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
 
 
 def publish_due(store: Store, now: float | None = None, limit: int = 100) -> int:
@@ -29,25 +33,22 @@ def publish_due(store: Store, now: float | None = None, limit: int = 100) -> int
     started = 0
     for member in store.due.take(now or time.time(), limit):
         try:
-            entry = json.loads(member)
-            job, plan = entry["job"], entry["plan"]
-        except (ValueError, KeyError, TypeError):
+            job = RoundEntry.from_dict(json.loads(member)).job
+        except _UNREADABLE:
             log.error("unreadable due entry dropped: %r", member[:200])
             store.due.done(member)
             continue
         try:
-            build_round(job, plan).apply_async()
+            build_chain(Carry(job)).apply_async()
         except Exception:
             log.exception(
-                "event_id=%s round publish failed; again in %.0fs",
-                job["event"]["event_id"],
-                REPUBLISH_AFTER_S,
+                "event_id=%s round publish failed; again in %.0fs", job.event_id, REPUBLISH_AFTER_S
             )
             store.due.retry_at(member, time.time() + REPUBLISH_AFTER_S)
             continue
         store.due.done(member)
         started += 1
-        log.info("event_id=%s round=%s started", job["event"]["event_id"], job["round"])
+        log.info("event_id=%s round=%s started", job.event_id, job.round)
     return started
 
 
@@ -58,20 +59,19 @@ def resume_stalled(store: Store, stall_s: float, now: float | None = None) -> in
     resumed = 0
     for user_id, event_id in store.claims.stalled(now - stall_s):
         claim = store.claims.read(user_id, event_id)
-        if claim.get("state") not in ("QUEUED", "PENDING") or not claim.get("resume"):
+        live = claim.get("state") in (ClaimState.QUEUED, ClaimState.PENDING)
+        if not live or not claim.get("resume"):
             store.claims.settled(user_id, event_id)
             continue
         try:
-            entry = json.loads(claim["resume"])
             round_no = int(claim.get("round", 0))
-            entry["job"]["round"] = round_no + 1
-        except (ValueError, KeyError, TypeError):
-            log.error(
-                "event_id=%s stalled but cannot be resumed: unreadable resume entry", event_id
-            )
+            job = RoundEntry.from_dict(json.loads(claim["resume"])).job
+        except _UNREADABLE:
+            log.error("event_id=%s stalled but cannot be resumed: unreadable entry", event_id)
             store.claims.settled(user_id, event_id)
             continue
-        if store.claims.advance_round(user_id, event_id, round_no, json.dumps(entry), now):
+        entry = json.dumps(RoundEntry(replace(job, round=round_no + 1)).to_dict())
+        if store.claims.advance_round(user_id, event_id, round_no, entry, now):
             resumed += 1
             log.warning(
                 "event_id=%s stalled for %.0fs in round %s; round %s started",

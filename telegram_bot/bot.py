@@ -1,7 +1,7 @@
 """The bot's long-polling loop: read updates with getUpdates, link accounts, mark chats active.
 
 Endpoint: `<NOTIFY_TELEGRAM_API_URL>/bot<token>/getUpdates` and `sendMessage` (PTB `Bot` through
-`channels.telegram.TelegramClient`). Settings: `NOTIFY_TELEGRAM_TOKEN`, `NOTIFY_TELEGRAM_API_URL`,
+`channels.telegram_client.TelegramClient`). Settings: `NOTIFY_TELEGRAM_TOKEN`, `NOTIFY_TELEGRAM_API_URL`,
 `NOTIFY_TELEGRAM_ACTIVE_S`, `NOTIFY_PROVIDER_TIMEOUT_S`, `NOTIFY_REDIS_URL`, `NOTIFY_KEY_PREFIX`.
 
 Messages: `/start <token>` consumes the one-time token and stores the chat on the user
@@ -25,7 +25,8 @@ from typing import Any, TypeVar
 import telegram
 from telegram.error import InvalidToken, RetryAfter
 
-from channels.telegram import TelegramClient, build_client, classify
+from channels.telegram import build_client, classify
+from channels.telegram_client import TelegramClient
 from settings import Settings
 from store import Store
 

@@ -168,6 +168,40 @@ def test_send_refuses_unknown_names_with_a_clear_error(stack_env):
     assert "must be a JSON object" in done.stderr
 
 
-def test_help_has_examples(stack_env):
-    assert "notify user set alice" in notify(stack_env, "--help").stdout
-    assert "Example: `notify send --user alice" in notify(stack_env, "send", "--help").stdout
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every command of `notify`, as the words that name it (the group itself is ())."""
+    import click
+    import typer
+
+    import cli
+
+    paths: list[tuple[str, ...]] = []
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(cli.app), ())
+    return paths
+
+
+def test_every_command_has_an_example_on_lines_of_its_own(stack_env):
+    import typer
+    from click.testing import CliRunner
+
+    import cli
+
+    runner = CliRunner()
+    group = typer.main.get_command(cli.app)
+    for path in _command_paths():
+        text = runner.invoke(group, [*path, "--help"], prog_name="notify").output
+        lines = text.splitlines()
+        heads = [i for i, line in enumerate(lines) if line.strip() in ("Example:", "Examples:")]
+        assert heads, f"`notify {' '.join(path)} --help` has no example:\n{text}"
+        example = lines[heads[0] + 1]
+        assert example.startswith("    ") and "notify" in example, (path, example)
+    # The top-level help keeps each example on a line of its own.
+    top = notify(stack_env, "--help").stdout
+    assert "\n    notify user set alice --discord-webhook" in top
+    assert "\n    notify send --user alice" in top

@@ -11,11 +11,12 @@ import httpx
 import pytest
 from python_http_client.exceptions import HTTPError
 
-from channels import Deps, Kind, Notice, Outcome
+from channels import Deps, Kind, Notice, Outcome, deliver
 from channels import email as email_channel
+from proto import ChannelType
 from sandbox import SandboxServer, sendgrid_host
 from settings import Settings
-from store import Store
+from store import Store, UserProfile
 
 ADDRESS = "trader@example.com"
 SENDER = "Notify Alerts <alerts@example.com>"
@@ -49,7 +50,7 @@ def make_deps(settings: Settings, store: Store, http: httpx.Client) -> Deps:
         store=store,
         http=http,
         publish_web=lambda *_: None,
-        sendgrid=email_channel.build_client(settings),
+        clients={ChannelType.EMAIL: email_channel.CHANNEL.build_client(settings)},
     )
 
 
@@ -82,7 +83,10 @@ def deps(email_settings: Settings, store: Store, http: httpx.Client) -> Deps:
 
 
 def send(deps: Deps, address: str = ADDRESS, event: Notice | None = None) -> Outcome:
-    return email_channel.send(email_channel.render(event or notice()), address, deps)
+    """Through channels.deliver, as a task does: address, "not configured", render, send."""
+    event = event or notice()
+    profile = UserProfile(user_id=event.user_id, email=address)
+    return deliver(email_channel.CHANNEL, event, profile, deps)
 
 
 #: switch mode -> (outcome kind, text the detail must contain)
@@ -118,9 +122,9 @@ def test_switch_maps_to_outcome(
 
 def test_sandbox_records_the_rendered_mail(clean_sandbox: SandboxServer, deps: Deps) -> None:
     event = notice(order_id="<script>alert('x')</script> & co")
-    message = email_channel.render(event)
+    message = email_channel.CHANNEL.render(event)
 
-    outcome = email_channel.send(message, ADDRESS, deps)
+    outcome = email_channel.CHANNEL.send(message, ADDRESS, deps)
 
     assert outcome.kind == Kind.DELIVERED
     (record,) = clean_sandbox.state.requests("sendgrid")
@@ -185,7 +189,7 @@ def test_not_configured_is_permanent(
     settings: Settings, store: Store, http: httpx.Client, clean_sandbox: SandboxServer
 ) -> None:
     unset = settings.model_copy(update={"sendgrid_api_key": ""})
-    assert email_channel.build_client(unset) is None
+    assert email_channel.CHANNEL.build_client(unset) is None
 
     outcome = send(make_deps(unset, store, http))
 
@@ -194,7 +198,7 @@ def test_not_configured_is_permanent(
     assert clean_sandbox.state.requests("sendgrid") == []
 
 
-@pytest.mark.parametrize("address", ["not-an-address", "a@b.c\r\nBcc: x@y.z", ""])
+@pytest.mark.parametrize("address", ["not-an-address", "a@b.c\r\nBcc: x@y.z"])
 def test_a_bad_address_is_permanent_and_not_sent(
     address: str, clean_sandbox: SandboxServer, deps: Deps
 ) -> None:
@@ -205,15 +209,15 @@ def test_a_bad_address_is_permanent_and_not_sent(
 
 
 def test_client_has_the_provider_timeout(email_settings: Settings) -> None:
-    client = email_channel.build_client(email_settings)
-    assert client is not None
-    assert client.client.timeout == email_settings.provider_timeout_s
+    sendgrid = email_channel.CHANNEL.build_client(email_settings)
+    assert sendgrid is not None
+    assert sendgrid.client.timeout == email_settings.provider_timeout_s
     # The child client that mail/send builds inherits it.
-    assert client.client.mail.send.timeout == email_settings.provider_timeout_s
+    assert sendgrid.client.mail.send.timeout == email_settings.provider_timeout_s
 
 
 def test_subject_is_one_line_of_at_most_200_chars() -> None:
-    message = email_channel.render(notice(symbol="X\r\nBcc: evil@example.com " + "Y" * 400))
+    message = email_channel.CHANNEL.render(notice(symbol="X\r\nBcc: evil@example.com " + "Y" * 400))
     assert "\n" not in message.subject and "\r" not in message.subject
     assert len(message.subject) <= 200
     assert message.subject.endswith("…")

@@ -11,11 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels import Deps, Kind, Notice, Outcome, SkipCode
+from channels import Deps, Kind, Notice, Outcome, SkipCode, deliver
 from channels import push as push_channel
+from proto import ChannelType
 from sandbox import PROJECT_ID, SandboxServer, fcm_endpoint, service_account_file
 from settings import Settings
 from store import Store, UserProfile
+from tasks.effects import apply_effects
 
 GOOD = "device-good-0123456789"
 OTHER = "device-other-0123456789"
@@ -62,7 +64,7 @@ def make_deps(settings: Settings, store: Store, http: httpx.Client) -> Deps:
         store=store,
         http=http,
         publish_web=lambda *_: None,
-        fcm=push_channel.build_client(settings),
+        clients={ChannelType.PUSH: push_channel.CHANNEL.build_client(settings)},
     )
 
 
@@ -84,7 +86,11 @@ def user(store: Store):
 
 
 def push(deps: Deps, user_id: str, tokens: tuple[str, ...]) -> Outcome:
-    return push_channel.send(push_channel.render(notice(user_id)), tokens, deps, user_id)
+    """As a task does it: deliver on PUSH, then apply the outcome's effects to the profile."""
+    profile = UserProfile(user_id=user_id, push_tokens=tokens)
+    outcome = deliver(push_channel.CHANNEL, notice(user_id), profile, deps)
+    apply_effects(push_channel.CHANNEL, user_id, outcome, deps.store)
+    return outcome
 
 
 #: (tokens, fcm switch mode, outcome kind, tokens left in the profile, text in the detail)
@@ -98,7 +104,7 @@ CASES = [
         "unregist…: fcm HTTP 404 UNREGISTERED",
         id="good+unregistered",
     ),
-    pytest.param((GONE,), "ok", Kind.PERMANENT, (), "(removed)", id="unregistered"),
+    pytest.param((GONE,), "ok", Kind.PERMANENT, (), "(unregistered)", id="unregistered"),
     pytest.param(
         (BAD,), "ok", Kind.PERMANENT, (BAD,), "fcm HTTP 400 INVALID_ARGUMENT", id="invalid"
     ),
@@ -168,9 +174,9 @@ def test_switch_and_token_map_to_outcome(
 
 def test_sandbox_records_the_rendered_push(clean_sandbox: SandboxServer, deps: Deps) -> None:
     event = notice("u-render")
-    message = push_channel.render(event)
+    message = push_channel.CHANNEL.render(event)
 
-    outcome = push_channel.send(message, (GOOD,), deps, event.user_id)
+    outcome = push_channel.CHANNEL.send(message, (GOOD,), deps)
 
     assert outcome.kind == Kind.DELIVERED
     (record,) = clean_sandbox.state.requests("fcm")
@@ -297,7 +303,7 @@ def test_not_configured_is_permanent(
     settings: Settings, store: Store, http: httpx.Client, clean_sandbox: SandboxServer
 ) -> None:
     unset = settings.model_copy(update={"fcm_credentials": ""})
-    assert push_channel.build_client(unset) is None
+    assert push_channel.CHANNEL.build_client(unset) is None
 
     outcome = push(make_deps(unset, store, http), "u-unset", (GOOD,))
 
@@ -311,11 +317,11 @@ def test_a_missing_credentials_file_fails_at_build_time(
 ) -> None:
     missing = push_settings.model_copy(update={"fcm_credentials": str(tmp_path / "nope.json")})
     with pytest.raises(ValueError, match="NOTIFY_FCM_CREDENTIALS"):
-        push_channel.build_client(missing)
+        push_channel.CHANNEL.build_client(missing)
 
 
 def test_client_uses_the_configured_endpoint_and_timeout(push_settings: Settings) -> None:
-    client = push_channel.build_client(push_settings)
+    client = push_channel.CHANNEL.build_client(push_settings)
     assert client.fcm_end_point == (
         f"{push_settings.fcm_endpoint}/v1/projects/{PROJECT_ID}/messages:send"
     )
@@ -332,7 +338,7 @@ def test_render_clips_long_text_and_keeps_data_strings() -> None:
         priority="NORMAL",
         payload={"strategy_name": "s", "message": "é" * 5000},
     )
-    message = push_channel.render(event)
+    message = push_channel.CHANNEL.render(event)
     assert len(message.title.encode()) <= push_channel.MAX_TITLE_BYTES
     assert message.title.endswith("…")
     assert all(isinstance(v, str) for v in message.data.values())

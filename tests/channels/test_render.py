@@ -189,8 +189,8 @@ def test_odd_payloads_never_raise(event_type: str, payload: dict) -> None:
         summary = summarize(item)
         assert summary.title
         assert isinstance(summary.text, str)
-        assert discord_channel.render(item)["embeds"][0]["title"]
-        assert slack_channel.render(item)["text"]
+        assert discord_channel.CHANNEL.render(item)["embeds"][0]["title"]
+        assert slack_channel.CHANNEL.render(item)["text"]
 
 
 @pytest.mark.parametrize("raw", [b"", b"[1, 2]", b'"text"', b"42", b"null", b'{"side": "buy"}'])
@@ -206,7 +206,7 @@ def test_discord_limits_and_mentions() -> None:
         {"strategy_name": "S", "message": "@everyone " + "x" * 5000},
         priority="CRITICAL",
     )
-    body = discord_channel.render(item)
+    body = discord_channel.CHANNEL.render(item)
     embed = body["embeds"][0]
     assert body["allowed_mentions"] == {"parse": []}
     assert len(body["content"]) <= 2000
@@ -226,7 +226,7 @@ def test_slack_escapes_control_characters_in_mrkdwn() -> None:
             "error_message": "<!channel> price < 5 & > 2",
         },
     )
-    body = slack_channel.render(item)
+    body = slack_channel.CHANNEL.render(item)
     section = body["blocks"][1]["text"]
     assert section["type"] == "mrkdwn"
     assert section["text"] == "Error: &lt;!channel&gt; price &lt; 5 &amp; &gt; 2"
@@ -237,27 +237,27 @@ def test_slack_escapes_control_characters_in_mrkdwn() -> None:
 
 
 def test_slack_escapes_the_event_id_in_the_context() -> None:
-    body = slack_channel.render(Notice("u", "<e&1>", "CONTAINER_READY", "NORMAL"))
+    body = slack_channel.CHANNEL.render(Notice("u", "<e&1>", "CONTAINER_READY", "NORMAL"))
     assert body["blocks"][-1]["elements"][0]["text"] == "NORMAL · &lt;e&amp;1&gt;"
 
 
 def test_slack_fallback_text_is_escaped_too() -> None:
     item = notice("STRATEGY_LOG", {"strategy_name": "S", "message": "<!channel> a & b"})
-    body = slack_channel.render(item)
+    body = slack_channel.CHANNEL.render(item)
     assert "<!channel>" not in body["text"]
     assert "&lt;!channel&gt;" in body["text"]
 
 
 def test_slack_sizes() -> None:
     item = notice("CONTAINER_READY", {f"k{i}": "v" * 100 for i in range(100)})
-    body = slack_channel.render(item)
+    body = slack_channel.CHANNEL.render(item)
     assert len(body["text"]) <= 3000
     assert len(body["blocks"][0]["text"]["text"]) <= 150
     assert len(body["blocks"][1]["text"]["text"]) <= 3000
 
 
 def test_slack_without_detail_lines_has_no_section() -> None:
-    body = slack_channel.render(notice("CONTAINER_READY", {}))
+    body = slack_channel.CHANNEL.render(notice("CONTAINER_READY", {}))
     assert [block["type"] for block in body["blocks"]] == ["header", "context"]
 
 
@@ -287,6 +287,8 @@ def test_outcome_dict_is_plain_data() -> None:
         "retry_after_s": None,
         "receipt": None,
         "skip": "not_active",
+        "forget": [],
+        "moved_to": None,
     }
     assert json.loads(json.dumps(data)) == data
 
@@ -315,6 +317,7 @@ def test_kind_values_are_the_wire_strings() -> None:
         "rate_limited",
         "permanent",
         "skipped",
+        "awaiting_ack",
     ]
 
 

@@ -150,29 +150,29 @@ def test_rendering_on_every_channel(event_type: str):
     if line:
         assert line in summarize(notice).lines
 
-    body = discord.render(notice)
+    body = discord.CHANNEL.render(notice)
     assert body["embeds"][0]["title"] == title
     assert body["content"] == title
     if line:
         assert line in body["embeds"][0]["description"]
 
     escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    blocks = slack.render(notice)
+    blocks = slack.CHANNEL.render(notice)
     assert blocks["blocks"][0]["text"]["text"] == title  # plain_text header: no mrkdwn
     assert blocks["text"].startswith(escaped)
 
-    mail = email.render(notice)
+    mail = email.CHANNEL.render(notice)
     assert mail.subject == title
     assert mail.text.startswith(title)
     assert f"<h2>{html.escape(title)}</h2>" in mail.html
     if line:
         assert line in mail.text and html.escape(line) in mail.html
 
-    note = push.render(notice)
+    note = push.CHANNEL.render(notice)
     assert note.title == title
     assert note.data["event_type"] == event_type and note.data["event_id"] == "e-1"
 
-    text = telegram.render(notice)
+    text = telegram.CHANNEL.render(notice)
     assert html.escape(title, quote=False) in text or html.escape(title) in text
     if line:
         assert html.escape(line, quote=False) in text or html.escape(line) in text

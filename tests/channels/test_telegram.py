@@ -24,11 +24,13 @@ from telegram.error import (
     TimedOut,
 )
 
-from channels import Deps, Kind, Notice, Outcome
+from channels import Deps, Kind, Notice, Outcome, deliver
 from channels import telegram as tg
+from channels.telegram_client import TelegramClient
+from proto import ChannelType
 from sandbox import UNKNOWN_CHAT_ID, SandboxServer, telegram_api_url
 from settings import Settings
-from store import Store
+from store import Store, UserProfile
 
 #: A token easy to spot in any text that should not hold it.
 TOKEN = "7654321:SECRET-tg-token-for-tests_abcdef"
@@ -62,18 +64,18 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def make_deps(settings: Settings, store: Store, client: tg.TelegramClient | None) -> Deps:
+def make_deps(settings: Settings, store: Store, client: TelegramClient | None) -> Deps:
     return Deps(
         settings=settings,
         store=store,
         http=httpx.Client(timeout=5),
         publish_web=lambda user, frame: None,
-        telegram=client,
+        clients={ChannelType.TELEGRAM: client} if client is not None else {},
     )
 
 
 @pytest.fixture(scope="module")
-def client(sandbox: SandboxServer, settings: Settings) -> Iterator[tg.TelegramClient]:
+def client(sandbox: SandboxServer, settings: Settings) -> Iterator[TelegramClient]:
     """One client for the module, initialized (getMe) before any switch is set."""
     built = tg.build_client(telegram_settings(settings, telegram_api_url(sandbox.url)))
     assert built is not None
@@ -84,7 +86,7 @@ def client(sandbox: SandboxServer, settings: Settings) -> Iterator[tg.TelegramCl
 
 
 @pytest.fixture
-def deps(settings: Settings, store: Store, client: tg.TelegramClient) -> Iterator[Deps]:
+def deps(settings: Settings, store: Store, client: TelegramClient) -> Iterator[Deps]:
     made = make_deps(settings, store, client)
     yield made
     made.http.close()
@@ -117,9 +119,9 @@ def test_switch_maps_to_outcome(
     mode: str, chat_id: int, kind: Kind, words: str, clean_sandbox: SandboxServer, deps: Deps
 ) -> None:
     clean_sandbox.state.set_switch("telegram", mode, retry_after=3)
-    text = tg.render(notice())
+    text = tg.CHANNEL.render(notice())
 
-    outcome = tg.send(text, str(chat_id), deps)
+    outcome = tg.CHANNEL.send(text, str(chat_id), deps)
 
     assert outcome.kind == kind, outcome
     assert words in (outcome.receipt or outcome.detail).lower()
@@ -139,7 +141,7 @@ def test_switch_maps_to_outcome(
 def test_delivered_message_is_the_escaped_html(clean_sandbox: SandboxServer, deps: Deps) -> None:
     event = notice(side="buy", symbol="<b>&", quantity="1", error_message='say "hi" & <i>bye</i>')
 
-    outcome = tg.send(tg.render(event), CHAT, deps)
+    outcome = tg.CHANNEL.send(tg.CHANNEL.render(event), CHAT, deps)
 
     assert outcome.kind == Kind.DELIVERED
     assert outcome.receipt and outcome.receipt.startswith("telegram message_id=")
@@ -156,7 +158,7 @@ def test_connection_refused_is_transient(settings: Settings, store: Store) -> No
     assert client is not None
     deps = make_deps(settings, store, client)
     try:
-        outcome = tg.send(tg.render(notice()), CHAT, deps)
+        outcome = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
     finally:
         client.close()
         deps.http.close()
@@ -175,8 +177,8 @@ def test_a_failed_initialize_is_classified_then_retried(
     deps = make_deps(settings, store, client)
     try:
         clean_sandbox.state.set_switch("telegram", "server_error", times=1)  # getMe fails
-        first = tg.send(tg.render(notice()), CHAT, deps)
-        second = tg.send(tg.render(notice()), CHAT, deps)
+        first = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
+        second = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
     finally:
         client.close()
         deps.http.close()
@@ -198,7 +200,7 @@ def test_slow_provider_times_out_as_transient(
     try:
         client.initialize()
         clean_sandbox.state.set_switch("telegram", "ok", latency_ms=1500)
-        outcome = tg.send(tg.render(notice()), CHAT, deps)
+        outcome = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
     finally:
         client.close()
         deps.http.close()
@@ -214,11 +216,13 @@ def test_without_a_token_there_is_no_client_and_send_is_permanent(
     assert tg.build_client(settings.model_copy(update={"telegram_token": ""})) is None
     deps = make_deps(settings, store, None)
 
-    outcome = tg.send(tg.render(notice()), CHAT, deps)
+    item = notice()
+    profile = UserProfile(user_id=item.user_id, telegram_chat=str(CHAT))
+    outcome = deliver(tg.CHANNEL, item, profile, deps)
     deps.http.close()
 
     assert outcome.kind == Kind.PERMANENT
-    assert "NOTIFY_TELEGRAM_TOKEN" in outcome.detail
+    assert outcome.detail == "telegram not configured: NOTIFY_TELEGRAM_TOKEN unset"
 
 
 def test_a_closed_client_still_answers_with_an_outcome(
@@ -230,7 +234,7 @@ def test_a_closed_client_still_answers_with_an_outcome(
     client.close()  # idempotent
     deps = make_deps(settings, store, client)
 
-    outcome = tg.send(tg.render(notice()), CHAT, deps)
+    outcome = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
     deps.http.close()
 
     assert outcome.kind == Kind.TRANSIENT
@@ -249,7 +253,7 @@ ERRORS = [
                  "blocked", id="forbidden"),
     pytest.param(lambda: BadRequest("Bad Request: chat not found"), Kind.PERMANENT, None,
                  "chat not found", id="bad_request"),
-    pytest.param(lambda: ChatMigrated(-1001234), Kind.PERMANENT, None, "chat migrated to -1001234",
+    pytest.param(lambda: ChatMigrated(-1001234), Kind.TRANSIENT, None, "chat migrated to -1001234",
                  id="migrated"),
     pytest.param(lambda: InvalidToken(f"The token `{TOKEN}` was rejected by the server."),
                  Kind.PERMANENT, None, "rejected the bot token", id="invalid_token"),
@@ -263,7 +267,7 @@ ERRORS = [
     pytest.param(lambda: TelegramError("something new"), Kind.TRANSIENT, None, "something new",
                  id="telegram_other"),
     pytest.param(lambda: TimeoutError(), Kind.TRANSIENT, None, "timeout", id="call_timeout"),
-    pytest.param(lambda: ValueError("boom"), Kind.TRANSIENT, None, "internal error: valueerror: boom",
+    pytest.param(lambda: ValueError("boom"), Kind.TRANSIENT, None, "internal error: valueerror",
                  id="other"),
 ]  # fmt: skip
 
@@ -289,27 +293,26 @@ def test_classify_drops_urls_that_carry_the_token() -> None:
 
 
 def test_client_redacts_the_token_and_its_secret_half(
-    client: tg.TelegramClient,
+    client: TelegramClient,
 ) -> None:
     assert client.redact(f"a {TOKEN} b {SECRET} c") == "a <token> b <token> c"
 
 
-def test_migrated_chat_id_from_the_error_and_from_its_outcome() -> None:
-    exc = ChatMigrated(-1009876)
-    outcome = tg.classify(exc)
+def test_a_migrated_chat_comes_back_as_data_on_the_outcome() -> None:
+    outcome = tg.classify(ChatMigrated(-1009876))
 
-    assert tg.migrated_chat_id(exc) == "-1009876"
-    assert tg.migrated_chat_id(outcome) == "-1009876"
-    assert tg.migrated_chat_id(Outcome.from_dict(outcome.as_dict())) == "-1009876"
-    assert tg.migrated_chat_id(tg.classify(Forbidden("blocked"))) is None
-    assert tg.migrated_chat_id(Outcome.delivered("chat migrated to 5")) is None
+    assert (outcome.kind, outcome.moved_to) == (Kind.TRANSIENT, "-1009876")
+    assert outcome.detail == "telegram chat migrated to -1009876; retrying there"
+    assert Outcome.from_dict(outcome.as_dict()).moved_to == "-1009876"
+    assert tg.classify(Forbidden("blocked")).moved_to is None
 
 
-def test_is_active_reads_the_store(store: Store) -> None:
+def test_is_active_reads_the_store(settings: Settings, store: Store) -> None:
     user = f"u-{uuid.uuid4().hex[:8]}"
-    assert tg.is_active(store, user, 900) is False
+    deps = make_deps(settings, store, None)
+    assert tg.CHANNEL.is_active(user, deps) is False
     store.telegram.mark_active(user, 900)
-    assert tg.is_active(store, user, 900) is True
+    assert tg.CHANNEL.is_active(user, deps) is True
 
 
 # -- render ----------------------------------------------------------------------------------------
@@ -334,7 +337,7 @@ def test_render_escapes_every_user_string() -> None:
         payload={"strategy_name": "<b>&", "log_level": "warn", "message": "x < y & 'z' > \"w\""},
     )
 
-    text = tg.render(event)
+    text = tg.CHANNEL.render(event)
 
     assert_valid_html(text)
     assert text.startswith("<b>Strategy log — &lt;b&gt;&amp;: [WARN] x &lt; y &amp; ")
@@ -345,7 +348,7 @@ def test_render_escapes_every_user_string() -> None:
 def test_render_has_title_lines_and_footer() -> None:
     event = notice(side="sell", quantity="2", symbol="ETH/USDT", error_message="no funds")
 
-    text = tg.render(event)
+    text = tg.CHANNEL.render(event)
 
     lines = text.split("\n")
     assert lines[0] == "<b>Order rejected — SELL 2 ETH/USDT</b>"
@@ -369,7 +372,7 @@ def test_render_stays_within_4096_and_well_formed(filler: str) -> None:
         },
     )
 
-    text = tg.render(event)
+    text = tg.CHANNEL.render(event)
 
     assert len(text) <= tg.MAX_TEXT
     assert len(text.encode("utf-16-le")) // 2 <= tg.MAX_TEXT
@@ -380,7 +383,7 @@ def test_render_stays_within_4096_and_well_formed(filler: str) -> None:
 
 def test_render_is_exact_for_a_short_event() -> None:
     event = notice(symbol="A&B")
-    assert html.escape("A&B") in tg.render(event)
+    assert html.escape("A&B") in tg.CHANNEL.render(event)
 
 
 def test_retry_after_as_a_timedelta_when_ptb_is_told_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ def deps(settings: Settings, store: Store) -> Iterator[Deps]:
 
 def send(provider: Provider, url: str, deps: Deps) -> Outcome:
     module = provider.module
-    return module.send(module.render(notice()), url, deps)  # type: ignore[attr-defined]
+    return module.CHANNEL.send(module.CHANNEL.render(notice()), url, deps)  # type: ignore[attr-defined]
 
 
 def closed_port_url(provider: Provider) -> str:
@@ -145,6 +146,11 @@ def test_slow_provider_times_out_as_transient(
     assert outcome.kind == Kind.TRANSIENT
     assert "timeout" in outcome.detail
     assert url not in outcome.detail
+    # The sandbox records the request once its latency is over: wait for it, so that the
+    # late record does not land in the next test's clean sandbox.
+    deadline = time.monotonic() + 5
+    while not clean_sandbox.state.requests(provider.name) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -165,9 +171,11 @@ def test_an_address_that_is_not_http_is_permanent(
 
 
 def test_discord_sandbox_sees_the_rendered_embed(clean_sandbox: SandboxServer, deps: Deps) -> None:
-    body = discord_channel.render(notice())
+    body = discord_channel.CHANNEL.render(notice())
 
-    outcome = discord_channel.send(body, discord_webhook_url(clean_sandbox.url, "embed"), deps)
+    outcome = discord_channel.CHANNEL.send(
+        body, discord_webhook_url(clean_sandbox.url, "embed"), deps
+    )
 
     assert outcome.kind == Kind.DELIVERED
     (record,) = clean_sandbox.state.requests("discord")
@@ -182,9 +190,9 @@ def test_discord_sandbox_sees_the_rendered_embed(clean_sandbox: SandboxServer, d
 def test_slack_sandbox_sees_fallback_text_and_blocks(
     clean_sandbox: SandboxServer, deps: Deps
 ) -> None:
-    body = slack_channel.render(notice())
+    body = slack_channel.CHANNEL.render(notice())
 
-    outcome = slack_channel.send(body, slack_webhook_url(clean_sandbox.url, "blocks"), deps)
+    outcome = slack_channel.CHANNEL.send(body, slack_webhook_url(clean_sandbox.url, "blocks"), deps)
 
     assert outcome.kind == Kind.DELIVERED
     (record,) = clean_sandbox.state.requests("slack")

@@ -205,16 +205,11 @@ def test_malformed_relay_messages_do_not_stop_the_ingress(
     pipeline, settings, client, acks, new_id, store
 ):
     from tasks.queues import WEB_PUBLISH_QUEUE, ingress_queue
-    from tasks.relay import publish_to_ingress
+    from tasks.relay import _publish
 
-    for junk in (
-        {"kind": "ack"},
-        {"kind": "ack", "routing_id": "zz", "frame": "AA=="},
-        {"kind": "publish", "user_id": "a\x00b", "frame": "AA=="},
-        {"kind": "nonsense", "frame": ""},
-    ):
-        publish_to_ingress(ingress_queue(settings.ingress_id), junk)
-    publish_to_ingress(WEB_PUBLISH_QUEUE, {"kind": "publish", "frame": "!!"})
+    for junk in (b"", b"\x01", b"\x01\x05ab", b"\x02\x00", b"\x07nonsense", b"\x01\x01a\x20"):
+        _publish(ingress_queue(settings.ingress_id), junk)
+    _publish(WEB_PUBLISH_QUEUE, b"\x02" + b"\x00" * 8 + b"\x03a\x00b\x20")
 
     user = new_id("afterjunk")
     store.directory.update(user, slack_webhook=f"{pipeline.url}/slack/services/T/B/{user}")

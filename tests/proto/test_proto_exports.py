@@ -7,7 +7,7 @@ from types import ModuleType
 import pytest
 
 import proto
-from proto import errors, framing, validation
+from proto import errors, framing, relay, validation
 
 
 def test_all_lists_every_public_name_and_nothing_else() -> None:
@@ -23,7 +23,7 @@ def test_all_is_sorted_without_duplicates() -> None:
     assert proto.__all__ == sorted(set(proto.__all__))
 
 
-@pytest.mark.parametrize("module", [errors, framing, validation], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [errors, framing, relay, validation], ids=lambda m: m.__name__)
 def test_each_module_public_surface_is_reexported(module: ModuleType) -> None:
     assert set(module.__all__) <= set(proto.__all__)
     for name in module.__all__:

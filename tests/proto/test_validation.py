@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 
 from proto import (
+    MAX_JSON_DEPTH,
     ChannelPreference,
     ChannelType,
     DeliverySpec,
@@ -61,8 +63,11 @@ VALID: dict[str, Mutation] = {
     "normal": lambda e: setattr(e.delivery, "priority", Priority.NORMAL),
     "empty channels (default route)": lambda e: e.delivery.ClearField("channels"),
     "delivery present but all zero": lambda e: e.delivery.CopyFrom(DeliverySpec()),
-    "every channel type": lambda e: e.delivery.channels.extend(
-        ChannelPreference(channel=c, only_if_active=True) for c in ChannelType.values()
+    "every channel type once": lambda e: (
+        e.delivery.ClearField("channels"),
+        e.delivery.channels.extend(
+            ChannelPreference(channel=c, only_if_active=True) for c in ChannelType.values()
+        ),
     ),
     "no payload": set_payload(b""),
     "empty JSON object": set_payload(b"{}"),
@@ -89,6 +94,35 @@ def test_payload_exactly_at_limit_passes() -> None:
     event.payload = b'{"k":"' + b"x" * 56 + b'"}'
     assert len(event.payload) == SMALL.max_payload_bytes
     validate_event(event, 0, SMALL)
+
+
+def test_the_parsed_payload_is_handed_on_with_exact_decimals() -> None:
+    event = make_event()
+    event.payload = b'{"symbol":"BTC/USDT","fill_price":50000.10,"n":3}'
+    payload = validate_event(event, 0, Limits())
+    assert payload == {"symbol": "BTC/USDT", "fill_price": Decimal("50000.10"), "n": 3}
+    assert str(payload["fill_price"]) == "50000.10"
+
+
+def test_payload_nesting_up_to_the_depth_limit_passes_and_one_more_is_refused() -> None:
+    event = make_event()
+    inner = MAX_JSON_DEPTH - 1  # the payload object itself is the first level
+    event.payload = b'{"a":' + b"[" * inner + b"]" * inner + b"}"
+    validate_event(event, 0, Limits())
+    event.payload = b'{"a":' + b"[" * (inner + 1) + b"]" * (inner + 1) + b"}"
+    with pytest.raises(InvalidEvent) as refused:
+        validate_event(event, 0, Limits())
+    assert str(refused.value) == "payload: JSON nested deeper than MAX_JSON_DEPTH=32"
+
+
+def test_a_repeated_channel_is_named() -> None:
+    event = make_event()
+    event.delivery.channels.add(channel=ChannelType.DISCORD)
+    with pytest.raises(InvalidEvent) as refused:
+        validate_event(event, 0, Limits())
+    assert str(refused.value) == (
+        "delivery.channels[2].channel: DISCORD repeated (each channel may be named once)"
+    )
 
 
 def test_frame_exactly_at_limit_passes() -> None:
@@ -144,7 +178,12 @@ INVALID: dict[str, tuple[Mutation, type[InvalidEvent], str]] = {
     "payload nested too deeply": (
         set_payload(b"[" * 60_000),
         InvalidEvent,
-        "payload: not JSON (nested too deeply)",
+        "payload: JSON nested deeper than MAX_JSON_DEPTH=32",
+    ),
+    "a channel named twice": (
+        lambda e: e.delivery.channels.add(channel=ChannelType.SLACK),
+        InvalidEvent,
+        "delivery.channels[2].channel: SLACK repeated (each channel may be named once)",
     ),
     "payload JSON array": (
         set_payload(b"[1,2]"),

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from store import CLAIM_TTL_S, ClaimState, Seen, Store
+from store import CLAIM_TTL_S, ClaimState, Finalized, Seen, Store
 from store.claims import LEASE_MS
 
 INGRESS = "test-ingress-a"
@@ -82,17 +82,13 @@ def test_mark_queued_many_moves_only_pending_claims(store: Store) -> None:
 def test_final_state_never_goes_backwards(store: Store) -> None:
     user, event = queued(store)
 
-    assert store.claims.finalize(user, event, ClaimState.DELIVERED, 0, delivered_via="WEB") == (
-        "DELIVERED",
-        "WEB",
-        "",
-    )
+    assert store.claims.finalize(
+        user, event, ClaimState.DELIVERED, 0, delivered_via="WEB"
+    ) == Finalized(ClaimState.DELIVERED, "WEB", "")
     # A later finish (acks late, a second run) replays what is stored.
-    assert store.claims.finalize(user, event, ClaimState.ACK_ERROR, 0, error="too late") == (
-        "DELIVERED",
-        "WEB",
-        "",
-    )
+    assert store.claims.finalize(
+        user, event, ClaimState.ACK_ERROR, 0, error="too late"
+    ) == Finalized(ClaimState.DELIVERED, "WEB", "")
     assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [False]
     assert store.claims.advance_round(user, event, 0, f"{event}-r0", 0.0) is False
     store.claims.release(user, event)
@@ -112,11 +108,9 @@ def test_ack_error_is_final_too(store: Store) -> None:
     user, event = queued(store)
     store.claims.finalize(user, event, ClaimState.ACK_ERROR, 0, error="DISCORD: permanent")
 
-    assert store.claims.finalize(user, event, ClaimState.DELIVERED, 0, delivered_via="SLACK") == (
-        "ACK_ERROR",
-        "",
-        "DISCORD: permanent",
-    )
+    assert store.claims.finalize(
+        user, event, ClaimState.DELIVERED, 0, delivered_via="SLACK"
+    ) == Finalized(ClaimState.ACK_ERROR, "", "DISCORD: permanent")
     resend = claim_one(store, user, event)
     assert (resend.seen, resend.state, resend.error) == (
         Seen.KNOWN,
@@ -136,13 +130,15 @@ def test_finalize_with_another_round_is_stale_and_changes_nothing(
         user, event, ClaimState.DELIVERED, wrong_round, delivered_via="WEB"
     )
 
-    assert result == ("STALE", "", "")
+    assert result == Finalized(None, why_not="stale")
     assert store.claims.read(user, event) == before
 
 
 def test_finalize_of_an_unknown_claim_is_gone_and_creates_nothing(store: Store) -> None:
     user, event = ids()
-    assert store.claims.finalize(user, event, ClaimState.DELIVERED, 0, "WEB") == ("GONE", "", "")
+    assert store.claims.finalize(user, event, ClaimState.DELIVERED, 0, "WEB") == Finalized(
+        None, why_not="gone"
+    )
     assert store.claims.read(user, event) == {}
 
 
@@ -164,17 +160,13 @@ def test_advance_round_happens_once_per_round(store: Store) -> None:
     )  # the second finish of round 0
     assert store.claims.read(user, event)["round"] == "1"
     # Round 0's finish is stale now; round 1's is not.
-    assert store.claims.finalize(user, event, ClaimState.ACK_ERROR, 0, error="x") == (
-        "STALE",
-        "",
-        "",
+    assert store.claims.finalize(user, event, ClaimState.ACK_ERROR, 0, error="x") == Finalized(
+        None, why_not="stale"
     )
     assert store.claims.advance_round(user, event, 1, f"{event}-r1", 0.0) is True
     store.client.zrem(store.keys.due(), f"{event}-r0", f"{event}-r1")
-    assert store.claims.finalize(user, event, ClaimState.DELIVERED, 2, "WEB") == (
-        "DELIVERED",
-        "WEB",
-        "",
+    assert store.claims.finalize(user, event, ClaimState.DELIVERED, 2, "WEB") == Finalized(
+        ClaimState.DELIVERED, "WEB", ""
     )
 
 

@@ -1,4 +1,4 @@
-"""Escalation policy, the channel plan, the chain of one round, and the ACK_ERROR text.
+"""Escalation policy and the ACK_ERROR text.
 
 Pure functions: no broker is touched (building a signature sends nothing). Delays are checked
 against their bounds, never against a clock.
@@ -6,13 +6,13 @@ against their bounds, never against a clock.
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 
 from channels import Outcome, SkipCode
-from proto import ChannelPreference, ChannelType, DeliverySpec, EventType, Priority, UserEvent
+from proto import Priority
+from tasks.contract import Job
 from tasks.escalation import (
     MAX_COUNTDOWN_S,
     MAX_ROUND_BACKOFF_S,
@@ -21,7 +21,6 @@ from tasks.escalation import (
     round_backoff_s,
 )
 from tasks.finish import error_message
-from tasks.plan import JOB_VERSION, build_round, channel_plan, initial_carry, new_job
 
 NOW = 1_700_000_000.0
 FAR = NOW + 86_400
@@ -132,132 +131,12 @@ def test_round_backoff_never_shrinks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("priority", "expected"), [("NORMAL", 1_000.0 + 600), ("CRITICAL", 1_000.0 + 86_400)]
-)
-def test_give_up_at_counts_from_receipt(priority: str, expected: float) -> None:
-    job = {"event": {"priority": priority}, "received_ms": 1_000_000}
-    assert give_up_at(job, normal_ttl_s=600, critical_deadline_s=86_400) == expected
-
-
-# -- channel_plan --------------------------------------------------------------------------------
-
-
-def event(
-    priority: int,
-    channels: list[ChannelPreference] | None = None,
-    payload: bytes = b'{"order_id": "o-SECRET", "symbol": "BTC/USDT"}',
-) -> UserEvent:
-    return UserEvent(
-        user_id="u-1",
-        event_id="e-1",
-        timestamp=1,
-        event_type=EventType.ORDER_FILLED,
-        payload=payload,
-        delivery=DeliverySpec(priority=priority, channels=channels or []),
-    )
-
-
-@pytest.mark.parametrize(
     ("priority", "expected"),
-    [
-        (Priority.NORMAL, ["ACTIVE_SESSION", "TELEGRAM", "EMAIL"]),
-        (Priority.CRITICAL, ["ACTIVE_SESSION", "TELEGRAM", "PUSH", "EMAIL"]),
-    ],
+    [(Priority.NORMAL, 1_000.0 + 600), (Priority.CRITICAL, 1_000.0 + 86_400)],
 )
-def test_empty_channels_use_the_default_route(priority: int, expected: list[str], settings) -> None:
-    plan = channel_plan(
-        event(priority), settings.default_channels_normal, settings.default_channels_critical
-    )
-    assert plan == [{"channel": name, "only_if_active": False} for name in expected]
-
-
-def test_default_route_strings_are_tolerant() -> None:
-    plan = channel_plan(event(Priority.NORMAL), " web, discord ,,SLACK ,", "PUSH")
-    assert [p["channel"] for p in plan] == ["WEB", "DISCORD", "SLACK"]
-
-
-def test_given_channels_keep_order_and_only_if_active() -> None:
-    prefs = [
-        ChannelPreference(channel=ChannelType.WEB, only_if_active=True),
-        ChannelPreference(channel=ChannelType.SLACK),
-        ChannelPreference(channel=ChannelType.DISCORD, only_if_active=True),
-    ]
-    plan = channel_plan(event(Priority.CRITICAL, prefs), "EMAIL", "EMAIL")
-    assert plan == [
-        {"channel": "WEB", "only_if_active": True},
-        {"channel": "SLACK", "only_if_active": False},
-        {"channel": "DISCORD", "only_if_active": True},
-    ]
-
-
-# -- build_round ---------------------------------------------------------------------------------
-
-
-def job_of(priority: int) -> dict:
-    return new_job(event(priority), "ingress-1", b"\x01container", received_ms=1_700_000_000_000)
-
-
-PLAN = [
-    {"channel": "DISCORD", "only_if_active": False},
-    {"channel": "ACTIVE_SESSION", "only_if_active": False},
-    {"channel": "SLACK", "only_if_active": True},
-]
-
-
-@pytest.mark.parametrize(
-    ("priority", "prefix"), [(Priority.CRITICAL, "critical"), (Priority.NORMAL, "normal")]
-)
-def test_build_round_links_and_queues(priority: int, prefix: str) -> None:
-    job = job_of(priority)
-    links = build_round(job, PLAN).tasks
-
-    assert [link.task for link in links] == ["notify.attempt"] * 3 + ["notify.finish"]
-    assert [link.options["queue"] for link in links] == [
-        f"{prefix}.discord",
-        f"{prefix}.control",
-        f"{prefix}.slack",
-        f"{prefix}.control",
-    ]
-    # The first link gets the initial carry; later links receive their predecessor's carry.
-    assert links[0].args[0] == initial_carry()
-    assert [len(link.args) for link in links] == [2, 1, 1, 1]
-    link_jobs = [link.args[-1] for link in links]
-    assert [j.get("channel") for j in link_jobs[:3]] == ["DISCORD", "ACTIVE_SESSION", "SLACK"]
-    assert [j["only_if_active"] for j in link_jobs[:3]] == [False, False, True]
-    assert all(j["tries"] == 0 and j["plan"] == PLAN for j in link_jobs[:3])
-    assert all(j["v"] == JOB_VERSION and j["round"] == 0 for j in link_jobs)
-    assert json.loads(json.dumps(link_jobs)) == link_jobs  # plain JSON data
-
-
-def test_every_link_errors_into_finish() -> None:
-    canvas = build_round(job_of(Priority.CRITICAL), PLAN)
-    (errback,) = canvas.options["link_error"]
-    assert errback.task == "notify.finish_on_error"
-    assert errback.options["queue"] == "critical.control"
-
-
-def test_an_empty_plan_is_just_finish() -> None:
-    job = job_of(Priority.CRITICAL)
-    links = build_round(job, []).tasks
-    assert [link.task for link in links] == ["notify.finish"]
-    assert links[0].args[0] == initial_carry()
-
-
-def test_argsrepr_shows_ids_only() -> None:
-    job = job_of(Priority.CRITICAL)
-    job["round"] = 2
-    links = build_round(job, PLAN).tasks
-    reprs = [link.options["argsrepr"] for link in links]
-
-    assert reprs[0] == "event=e-1 user=u-1 channel=DISCORD round=2 try=0"
-    assert reprs[-1] == "event=e-1 user=u-1 channel=finish round=2 try=0"
-    frame = job["event"]["frame"]
-    for text in reprs:
-        assert frame not in text
-        assert frame[:16] not in text
-        assert "o-SECRET" not in text and "BTC" not in text  # payload
-        assert "container" not in text and b"\x01container".hex() not in text  # routing id
-    assert "o-SECRET" in base64.b64decode(frame).decode(errors="replace")  # it is in the job itself
+def test_give_up_at_counts_from_receipt(priority: int, expected: float) -> None:
+    job = Job(b"", "u", "e", priority, "i", b"r", received_ms=1_000_000, plan=())
+    assert give_up_at(job, normal_ttl_s=600, critical_deadline_s=86_400) == expected
 
 
 # -- error_message -------------------------------------------------------------------------------

@@ -1,0 +1,56 @@
+"""Builds the escalation chain of one round: `chain(attempt(link 0), …, attempt(link n), finish())`.
+
+The first link gets the carry (which holds the job: frame and plan, once); each next link gets
+its predecessor's carry as first argument, and names only its plan index. Every link's errback is
+`finish_on_error`. Task names are fixed: `notify.attempt`, `notify.finish`, `notify.finish_on_error`.
+"""
+
+from __future__ import annotations
+
+from celery import chain
+from celery.canvas import Signature
+
+from proto import ChannelType
+
+from .app import app
+from .contract import Carry, Job, Link
+from .queues import queue_for
+
+__all__ = ["argsrepr", "attempt_signature", "build_chain"]
+
+
+def argsrepr(job: Job, channel: int | None, tries: int = 0) -> str:
+    """What Flower shows of a link: event, user, channel, round and try; never an address,
+    token or payload."""
+    name = ChannelType.Name(channel) if channel is not None else "finish"
+    return f"event={job.event_id} user={job.user_id} channel={name} round={job.round} try={tries}"
+
+
+def attempt_signature(job: Job, link: Link, carry: Carry | None = None) -> Signature:
+    """One attempt link on its channel's queue; with `carry` for the first link of a chain."""
+    channel = link.resolved if link.resolved is not None else job.plan[link.index].channel
+    args = (carry.to_dict(), link.to_dict()) if carry is not None else (link.to_dict(),)
+    return app.signature("notify.attempt", args=args).set(
+        queue=queue_for(job.priority, channel), argsrepr=argsrepr(job, channel, link.tries)
+    )
+
+
+def build_chain(carry: Carry, start: int = 0) -> Signature:
+    """The chain over `carry.job.plan[start:]`, ending in finish; errors in any link lead to
+    `finish_on_error`. `start` > 0 continues a round whose earlier links already ran."""
+    job = carry.job
+    links: list[Signature] = [
+        attempt_signature(job, Link(index), carry if index == start else None)
+        for index in range(start, len(job.plan))
+    ]
+    finish_args = (carry.to_dict(),) if not links else ()
+    links.append(
+        app.signature("notify.finish", args=finish_args).set(
+            queue=queue_for(job.priority, None), argsrepr=argsrepr(job, None)
+        )
+    )
+    canvas = chain(*links)
+    canvas.link_error(
+        app.signature("notify.finish_on_error").set(queue=queue_for(job.priority, None))
+    )
+    return canvas
