@@ -80,9 +80,7 @@ def main() -> None:
         print(f"one pipeline per batch of {args.batch:<4}     : {batched:10.0f} events/s")
         print(f"ratio batched/baseline              : {batched / baseline:10.2f}x")
     finally:
-        keys = list(store.client.scan_iter(match=f"{prefix}*", count=1000))
-        for start in range(0, len(keys), 1000):
-            store.client.delete(*keys[start : start + 1000])
+        store.forget_everything()
         if embedded is not None:
             embedded.terminate()
 

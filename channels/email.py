@@ -18,7 +18,7 @@ goes into the detail); what urllib and the socket raise is `ERROR_MAP`:
 ======================================  ====================================================
 2xx                                     DELIVERED, receipt = ``X-Message-Id``
 URLError / TimeoutError / OSError /     TRANSIENT ("timeout", "connection error")
-http.client.HTTPException
+HTTPException (of http.client)
 ValueError (unknown url type)           PERMANENT (NOTIFY_SENDGRID_HOST is wrong)
 an address that is not one              PERMANENT (nothing sent)
 anything else                           TRANSIENT "internal error"

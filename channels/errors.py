@@ -80,7 +80,7 @@ def outcome_of(kind: Kind, detail: str, retry_after: float | None = None) -> Out
 def internal_error(exc: BaseException, channel: str) -> Outcome:
     """A bug inside a channel (never a provider's answer): TRANSIENT, logged with its trace."""
     log.error("channel=%s unexpected error", channel, exc_info=exc)
-    return Outcome.transient(f"internal error: {type(exc).__name__}")
+    return Outcome.internal_error(exc)
 
 
 def _seconds(value: object, now: float) -> float | None:

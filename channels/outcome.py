@@ -74,6 +74,12 @@ class Outcome:
         return cls(Kind.SKIPPED, detail, skip=code)
 
     @classmethod
+    def internal_error(cls, exc: BaseException) -> Outcome:
+        """A bug, not a provider's answer: TRANSIENT, naming only the exception's class (its
+        text may name internal hosts)."""
+        return cls(Kind.TRANSIENT, f"internal error: {type(exc).__name__}")
+
+    @classmethod
     def awaiting_ack(cls, detail: str) -> Outcome:
         return cls(Kind.AWAITING_ACK, detail)
 

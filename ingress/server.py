@@ -15,7 +15,16 @@ import time
 import zmq
 from prometheus_client import start_http_server
 
-from proto import AckRelay, RelayError, decode_relay, topic_for, user_of_topic
+from logsetup import event_context
+from proto import (
+    AckRelay,
+    FrameError,
+    RelayError,
+    decode_frame,
+    decode_relay,
+    topic_for,
+    user_of_topic,
+)
 from settings import Settings
 from store import PRESENCE_TTL_S, Store
 
@@ -32,6 +41,15 @@ HEARTBEAT_TIMEOUT_MS = 15_000
 #: Hard cap = this many times the frame limit; above it ZMQ drops the connection.
 HARD_CAP_FACTOR = 16
 POLL_MS = 200
+
+
+def _acked_event_id(frame: bytes) -> str:
+    """The event id an ack frame is about, for the log line's context ("-" if unreadable)."""
+    try:
+        ack = decode_frame(frame)
+    except FrameError:
+        return "-"
+    return getattr(ack, "event_id", "") or "-"
 
 
 class Ingress:
@@ -205,6 +223,7 @@ class Ingress:
             router.send_multipart([routing_id, frame], zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # EHOSTUNREACH: not connected (any more); EAGAIN: HWM
             metrics.ACKS_DROPPED.inc()
-            log.info("ack for %s dropped: %s", routing_id.hex(), exc.strerror)
+            with event_context(_acked_event_id(frame)):
+                log.info("ack for %s dropped: %s", routing_id.hex(), exc.strerror)
             return
         metrics.ACKS_SENT.inc()

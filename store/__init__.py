@@ -90,6 +90,14 @@ class Store:
             self.delivery_log.append(user_id, event_id, entry, pipe=pipe)
         pipe.execute()
 
+    def forget_everything(self) -> int:
+        """Delete every key under this store's prefix (a benchmark's or a test run's own data,
+        never anyone else's); returns how many."""
+        keys = list(self.client.scan_iter(match=f"{self.keys.prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            self.client.delete(*keys[start : start + 1000])
+        return len(keys)
+
     def session_secret(self) -> bytes:
         """The deployment's generated session-token key, created by whoever came first.
 

@@ -113,19 +113,11 @@ class Job:
 
     @classmethod
     def _from_v1(cls, data: dict[str, Any], plan: list[dict[str, Any]] | None = None) -> Job:
+        """A version-1 job: the event's fields sat under "event"; the plan beside it."""
         event = data["event"]
-        return cls(
-            frame=base64.b64decode(event["frame"], validate=True),
-            user_id=event["user_id"],
-            event_id=event["event_id"],
-            priority=Priority.Value(event["priority"]),
-            ingress_id=data["ingress_id"],
-            routing_id=bytes.fromhex(data["routing_id"]),
-            received_ms=int(data["received_ms"]),
-            plan=tuple(Preference.from_dict(p) for p in (plan or data.get("plan", ()))),
-            round=int(data.get("round", 0)),
-            history=tuple(data.get("history", ())),
-        )
+        fields = {key: event[key] for key in ("frame", "user_id", "event_id", "priority")}
+        plan = plan if plan is not None else data.get("plan", [])
+        return cls.from_dict({**data, **fields, "v": VERSION, "plan": plan})
 
     def next_round(self, plan: tuple[Preference, ...], history: tuple[dict[str, Any], ...]) -> Job:
         return replace(self, plan=plan, round=self.round + 1, history=history)

@@ -91,7 +91,7 @@ def finish_on_error(request, exc, traceback) -> None:
             # The provider accepted it before the link failed: delivered, not a reason to go on.
             _finish(Carry(job, carry.outcomes, delivered=tried))
             return
-        failed = Outcome.transient(f"internal error: {type(exc).__name__}")
+        failed = Outcome.internal_error(exc)
         build_chain(
             carry.with_outcome(planned, failed.as_dict()), start=link.index + 1
         ).apply_async()
