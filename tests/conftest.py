@@ -1,73 +1,51 @@
 """Real parts for the tests: a Redis (127.0.0.1:6379, else an embedded one — never skip), the
 provider sandbox on a free port, a real `celery -A tasks worker` subprocess and a real ingress
 subprocess on free ports. Every key this run writes carries its own prefix, removed at the end.
+
+Here: the session-wide basics every package uses, then the running stack (worker, ingress,
+scheduler, a container's DEALER, acks, live sessions) that tasks/, ingress/, sessions/ and
+test_cli.py share. A package's own fixtures are in its own conftest.py; plain helpers are in
+tests/helpers.py.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+import zmq
 
-from client import NotifyClient
+from client import FINAL_STATUSES, NotifyClient
 from sandbox import (
     PROJECT_ID,
     SandboxServer,
     fcm_endpoint,
+    reset,
     sendgrid_host,
     service_account_file,
     telegram_api_url,
 )
 from settings import Settings
 from store import Store, redis_answers, start_embedded_redis
+from tests.helpers import (
+    free_port,
+    spawn,
+    start_ingress,
+    stop_process,
+    unique,
+    wait_for_line,
+    wait_until,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 #: The shared Redis the tests use when it answers; point it elsewhere to try the embedded fallback.
 DEFAULT_REDIS = os.environ.get("NOTIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_line(
-    path: Path, needle: str, process: subprocess.Popen, timeout_s: float = 30.0
-) -> None:
-    """Block until `needle` shows up in the process's log file (or fail with the log)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = path.read_text(errors="replace") if path.exists() else ""
-        if needle in text:
-            return
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise AssertionError(
-        f"{needle!r} not seen; log of {path.name}:\n{path.read_text(errors='replace')[-4000:]}"
-    )
-
-
-def stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +84,8 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def clean_sandbox(sandbox: SandboxServer) -> SandboxServer:
-    """The sandbox with no records and every switch at ok."""
-    sandbox.state.clear_requests()
-    sandbox.state.reset_switches()
+    """The sandbox with no records, no queued Telegram updates, and every switch at ok."""
+    reset(sandbox.url)
     return sandbox
 
 
@@ -165,11 +142,13 @@ def store(settings: Settings) -> Store:
     return Store(settings.redis_url, settings.key_prefix)
 
 
-def spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    log_file = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen(
-        args, cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
-    )
+@pytest.fixture
+def new_id() -> Callable[[str], str]:
+    """Fresh ids per test, so tests never see each other's claims."""
+    return unique
+
+
+# -- the running stack: tasks/, ingress/, sessions/ and test_cli.py ------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -195,13 +174,6 @@ def worker(stack_env: dict[str, str], tmp_path_factory) -> Iterator[subprocess.P
     process.log_path = log_path  # type: ignore[attr-defined]
     yield process
     stop_process(process, 30)
-
-
-def start_ingress(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    process = spawn([sys.executable, "-m", "ingress"], env, log_path)
-    wait_for_line(log_path, "ready:", process)
-    process.log_path = log_path  # type: ignore[attr-defined]
-    return process
 
 
 @pytest.fixture(scope="session")
@@ -239,8 +211,6 @@ def pipeline(ingress, worker, scheduler, clean_sandbox, store):
 
 def collect_acks(dealer: NotifyClient, event_id: str, timeout_s: float = 20.0) -> list:
     """This event's acks, in order, until a final one (DELIVERED / ACK_ERROR) or the timeout."""
-    from client import FINAL_STATUSES
-
     acks = []
     deadline = time.monotonic() + timeout_s
     while (remaining := deadline - time.monotonic()) > 0:
@@ -277,8 +247,6 @@ def acks():
 @pytest.fixture
 def subscribe(settings: Settings, store: Store):
     """Open a live session: a SUB on the user's topic, returned once presence reached Redis."""
-    import zmq
-
     sockets = []
 
     def open_session(user_id: str):
@@ -287,22 +255,9 @@ def subscribe(settings: Settings, store: Store):
         sub.connect(settings.xpub_connect)
         sub.setsockopt(zmq.SUBSCRIBE, user_id.encode() + b"\x00")
         sockets.append(sub)
-        deadline = time.monotonic() + 10
-        while not store.presence.is_present(user_id):
-            assert time.monotonic() < deadline, f"presence of {user_id} never reached Redis"
-            time.sleep(0.05)
+        wait_until(lambda: store.presence.is_present(user_id), f"presence of {user_id} in Redis")
         return sub
 
     yield open_session
     for sub in sockets:
         sub.close()
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def new_id():
-    """Fresh ids per test, so tests never see each other's claims."""
-    return unique

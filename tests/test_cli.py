@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 
 ORDER = '{"symbol": "BTC/USDT", "side": "buy", "fill_quantity": "0.5", "fill_price": "50000", "exchange": "binance"}'
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from settings import Settings
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_every_setting_is_documented():

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from channels import CHANNELS, Deps, Kind, Notice, Outcome, SkipCode, deliver
 from proto import ChannelType, DeliverySpec, EventType, Priority, UserEvent, encode_event
 from sandbox import SandboxServer, discord_webhook_url, slack_webhook_url
-from settings import Settings
 from store import Store, UserProfile
+from tests.helpers import make_deps
 
 WEB = CHANNELS[ChannelType.WEB]
 
@@ -28,19 +27,9 @@ def broken_publish(user_id: str, frame: bytes) -> None:
     raise ConnectionError("broker down at 10.0.0.7")
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
-def make_deps(settings: Settings, store: Store, http: httpx.Client, publish=None) -> Deps:
-    return Deps(
-        settings=settings,
-        store=store,
-        http=http,
-        publish_web=publish if publish is not None else Published(),
-    )
+def deliver_web(notice: Notice, deps: Deps) -> Outcome:
+    """WEB for a user whose profile holds nothing: WEB needs no address, only presence."""
+    return deliver(WEB, notice, UserProfile(notice.user_id), deps)
 
 
 @pytest.fixture
@@ -79,9 +68,7 @@ def test_no_address_is_skipped(kind: int, profile_kind: str, notice, settings, s
 def test_web_without_presence_is_not_active(notice, settings, store, http) -> None:
     published = Published()
 
-    outcome = deliver(
-        WEB, notice, UserProfile(notice.user_id), make_deps(settings, store, http, published)
-    )
+    outcome = deliver_web(notice, make_deps(settings, store, http, publish_web=published))
 
     assert (outcome.kind, outcome.skip) == (Kind.SKIPPED, SkipCode.NOT_ACTIVE)
     assert outcome.worth_another_round is True
@@ -92,9 +79,7 @@ def test_web_with_presence_publishes_the_frame(notice, settings, store, http, in
     store.presence.refresh(ingress_id, {notice.user_id})
     published = Published()
 
-    outcome = deliver(
-        WEB, notice, UserProfile(notice.user_id), make_deps(settings, store, http, published)
-    )
+    outcome = deliver_web(notice, make_deps(settings, store, http, publish_web=published))
 
     assert outcome.kind == Kind.AWAITING_ACK, "handed over: delivered only once the browser acks"
     assert published == [(notice.user_id, notice.frame)]
@@ -114,9 +99,7 @@ def test_web_presence_of_another_user_does_not_count(
     store.presence.refresh(ingress_id, {notice.user_id + "0"})  # "u10" is not "u1"
     published = Published()
 
-    outcome = deliver(
-        WEB, notice, UserProfile(notice.user_id), make_deps(settings, store, http, published)
-    )
+    outcome = deliver_web(notice, make_deps(settings, store, http, publish_web=published))
 
     assert outcome.skip == SkipCode.NOT_ACTIVE
     assert published == []
@@ -126,9 +109,9 @@ def test_a_failing_web_publish_is_transient_and_names_no_host(
     notice, settings, store, http, ingress_id
 ) -> None:
     store.presence.refresh(ingress_id, {notice.user_id})
-    deps = make_deps(settings, store, http, broken_publish)
+    deps = make_deps(settings, store, http, publish_web=broken_publish)
 
-    outcome = deliver(WEB, notice, UserProfile(notice.user_id), deps)
+    outcome = deliver_web(notice, deps)
 
     assert outcome.kind == Kind.TRANSIENT
     assert outcome.detail == "web publish failed: ConnectionError"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import time
-import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,47 +14,22 @@ from proto import ChannelType
 from sandbox import SandboxServer, sendgrid_host
 from settings import Settings
 from store import Store, UserProfile
+from tests.helpers import FILL_PAYLOAD, FILL_TITLE, closed_port_url, make_deps, make_notice
 
 ADDRESS = "trader@example.com"
 SENDER = "Notify Alerts <alerts@example.com>"
 PERMANENT_REASON = "The provided authorization grant is invalid, expired, or revoked"
 
 
-def notice(**payload: str) -> Notice:
-    return Notice(
-        user_id=f"u-{uuid.uuid4().hex[:8]}",
-        event_id=f"e-{uuid.uuid4().hex[:8]}",
-        event_type="ORDER_FILLED",
-        priority="CRITICAL",
-        payload={
-            "side": "buy",
-            "fill_quantity": "0.5",
-            "symbol": "BTC/USDT",
-            "fill_price": "50000",
-            "exchange": "binance",
-            "order_id": "o-1",
-            **payload,
-        },
-    )
+def notice(**changes: str) -> Notice:
+    """A CRITICAL ORDER_FILLED titled FILL_TITLE, with `changes` to its payload."""
+    return make_notice(payload={**FILL_PAYLOAD, **changes})
 
 
-TITLE = "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
-
-
-def make_deps(settings: Settings, store: Store, http: httpx.Client) -> Deps:
-    return Deps(
-        settings=settings,
-        store=store,
-        http=http,
-        publish_web=lambda *_: None,
-        clients={ChannelType.EMAIL: email_channel.CHANNEL.build_client(settings)},
-    )
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+def email_deps(settings: Settings, store: Store, http: httpx.Client) -> Deps:
+    """Deps with the SendGrid client these settings build (none when unconfigured)."""
+    client = email_channel.CHANNEL.build_client(settings)
+    return make_deps(settings, store, http, clients={ChannelType.EMAIL: client})
 
 
 @pytest.fixture
@@ -72,14 +44,8 @@ def email_settings(settings: Settings, clean_sandbox: SandboxServer) -> Settings
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
 def deps(email_settings: Settings, store: Store, http: httpx.Client) -> Deps:
-    return make_deps(email_settings, store, http)
+    return email_deps(email_settings, store, http)
 
 
 def send(deps: Deps, address: str = ADDRESS, event: Notice | None = None) -> Outcome:
@@ -132,7 +98,7 @@ def test_sandbox_records_the_rendered_mail(clean_sandbox: SandboxServer, deps: D
     sent = record["json"]
     assert sent["from"] == {"email": "alerts@example.com", "name": "Notify Alerts"}
     assert sent["personalizations"] == [{"to": [{"email": ADDRESS}]}]
-    assert sent["subject"] == message.subject == TITLE
+    assert sent["subject"] == message.subject == FILL_TITLE
     text, html = sent["content"]
     assert text == {"type": "text/plain", "value": message.text}
     assert html == {"type": "text/html", "value": message.html}
@@ -145,7 +111,7 @@ def test_sandbox_records_the_rendered_mail(clean_sandbox: SandboxServer, deps: D
 def test_invalid_body_is_permanent_with_sendgrids_message(
     clean_sandbox: SandboxServer, email_settings: Settings, store: Store, http: httpx.Client
 ) -> None:
-    deps = make_deps(email_settings.model_copy(update={"email_from": ""}), store, http)
+    deps = email_deps(email_settings.model_copy(update={"email_from": ""}), store, http)
 
     outcome = send(deps)
 
@@ -159,7 +125,7 @@ def test_connection_refused_is_transient(
 ) -> None:
     closed = email_settings.model_copy(update={"sendgrid_host": closed_port_url()})
 
-    outcome = send(make_deps(closed, store, http))
+    outcome = send(email_deps(closed, store, http))
 
     assert outcome.kind == Kind.TRANSIENT
     assert outcome.detail == "sendgrid connection error: ConnectionRefusedError"
@@ -171,7 +137,7 @@ def test_slow_provider_times_out_as_transient(
     clean_sandbox.state.set_switch("sendgrid", "ok", latency_ms=1500)
     hurried = email_settings.model_copy(update={"provider_timeout_s": 0.2})
 
-    outcome = send(make_deps(hurried, store, http))
+    outcome = send(email_deps(hurried, store, http))
 
     assert outcome.kind == Kind.TRANSIENT
     assert outcome.detail == "sendgrid timeout"
@@ -191,7 +157,7 @@ def test_not_configured_is_permanent(
     unset = settings.model_copy(update={"sendgrid_api_key": ""})
     assert email_channel.CHANNEL.build_client(unset) is None
 
-    outcome = send(make_deps(unset, store, http))
+    outcome = send(email_deps(unset, store, http))
 
     assert outcome.kind == Kind.PERMANENT
     assert outcome.detail == "email not configured: NOTIFY_SENDGRID_API_KEY unset"

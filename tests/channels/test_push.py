@@ -3,9 +3,6 @@ token endpoint), table-driven over the sandbox switches and its special tokens."
 
 from __future__ import annotations
 
-import socket
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +15,7 @@ from sandbox import PROJECT_ID, SandboxServer, fcm_endpoint, service_account_fil
 from settings import Settings
 from store import Store, UserProfile
 from tasks.effects import apply_effects
+from tests.helpers import closed_port_url, make_deps, make_notice, unique
 
 GOOD = "device-good-0123456789"
 OTHER = "device-other-0123456789"
@@ -25,20 +23,12 @@ GONE = "unregistered-device-0123456789"
 BAD = "invalid-device-0123456789"
 
 
+#: An ORDER_FILLED without price or exchange: its push title is "Order filled — BUY 0.5 BTC/USDT".
+FILL = {"side": "buy", "fill_quantity": "0.5", "symbol": "BTC/USDT", "order_id": "o-1"}
+
+
 def notice(user_id: str) -> Notice:
-    return Notice(
-        user_id=user_id,
-        event_id=f"e-{uuid.uuid4().hex[:8]}",
-        event_type="ORDER_FILLED",
-        priority="CRITICAL",
-        payload={"side": "buy", "fill_quantity": "0.5", "symbol": "BTC/USDT", "order_id": "o-1"},
-    )
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return make_notice(payload=FILL, user_id=user_id)
 
 
 @pytest.fixture
@@ -52,25 +42,15 @@ def push_settings(settings: Settings, clean_sandbox: SandboxServer, tmp_path: Pa
     )
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
-def make_deps(settings: Settings, store: Store, http: httpx.Client) -> Deps:
-    return Deps(
-        settings=settings,
-        store=store,
-        http=http,
-        publish_web=lambda *_: None,
-        clients={ChannelType.PUSH: push_channel.CHANNEL.build_client(settings)},
-    )
+def push_deps(settings: Settings, store: Store, http: httpx.Client) -> Deps:
+    """Deps with the FCM client these settings build (none when unconfigured)."""
+    client = push_channel.CHANNEL.build_client(settings)
+    return make_deps(settings, store, http, clients={ChannelType.PUSH: client})
 
 
 @pytest.fixture
 def deps(push_settings: Settings, store: Store, http: httpx.Client) -> Deps:
-    return make_deps(push_settings, store, http)
+    return push_deps(push_settings, store, http)
 
 
 @pytest.fixture
@@ -78,7 +58,7 @@ def user(store: Store):
     """A fresh user whose profile holds the given tokens; returns the user id."""
 
     def make(*tokens: str) -> str:
-        user_id = f"u-{uuid.uuid4().hex[:8]}"
+        user_id = unique("u")
         store.directory.put(UserProfile(user_id=user_id, push_tokens=tokens))
         return user_id
 
@@ -272,7 +252,7 @@ def test_fcm_connection_refused_is_transient(
     closed = push_settings.model_copy(update={"fcm_endpoint": closed_port_url()})
     user_id = user(GOOD)
 
-    outcome = push(make_deps(closed, store, http), user_id, (GOOD,))
+    outcome = push(push_deps(closed, store, http), user_id, (GOOD,))
 
     assert outcome.kind == Kind.TRANSIENT
     assert "fcm connection error" in outcome.detail
@@ -285,7 +265,7 @@ def test_slow_fcm_times_out_as_transient(
     hurried = push_settings.model_copy(update={"provider_timeout_s": 0.2})
     user_id = user(GOOD)
 
-    outcome = push(make_deps(hurried, store, http), user_id, (GOOD,))
+    outcome = push(push_deps(hurried, store, http), user_id, (GOOD,))
 
     assert outcome.kind == Kind.TRANSIENT
     assert "fcm timeout" in outcome.detail
@@ -305,7 +285,7 @@ def test_not_configured_is_permanent(
     unset = settings.model_copy(update={"fcm_credentials": ""})
     assert push_channel.CHANNEL.build_client(unset) is None
 
-    outcome = push(make_deps(unset, store, http), "u-unset", (GOOD,))
+    outcome = push(push_deps(unset, store, http), "u-unset", (GOOD,))
 
     assert outcome.kind == Kind.PERMANENT
     assert outcome.detail.startswith("push not configured")
@@ -331,13 +311,7 @@ def test_client_uses_the_configured_endpoint_and_timeout(push_settings: Settings
 
 
 def test_render_clips_long_text_and_keeps_data_strings() -> None:
-    event = Notice(
-        user_id="u-1",
-        event_id="e-1",
-        event_type="STRATEGY_LOG",
-        priority="NORMAL",
-        payload={"strategy_name": "s", "message": "é" * 5000},
-    )
+    event = make_notice("STRATEGY_LOG", "NORMAL", {"strategy_name": "s", "message": "é" * 5000})
     message = push_channel.CHANNEL.render(event)
     assert len(message.title.encode()) <= push_channel.MAX_TITLE_BYTES
     assert message.title.endswith("…")

@@ -10,12 +10,11 @@ from channels import Kind, Notice, Outcome, SkipCode, summarize
 from channels import discord as discord_channel
 from channels import slack as slack_channel
 from proto import DeliverySpec, EventType, Priority, UserEvent
+from tests.helpers import make_notice
 
 
 def notice(event_type: str, payload: dict, priority: str = "NORMAL") -> Notice:
-    return Notice(
-        user_id="u-1", event_id="e-1", event_type=event_type, priority=priority, payload=payload
-    )
+    return make_notice(event_type, priority, payload, user_id="u-1", event_id="e-1")
 
 
 def from_wire(event_type: str, payload: bytes) -> Notice:

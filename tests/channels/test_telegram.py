@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-import socket
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -31,6 +30,7 @@ from proto import ChannelType
 from sandbox import UNKNOWN_CHAT_ID, SandboxServer, telegram_api_url
 from settings import Settings
 from store import Store, UserProfile
+from tests.helpers import closed_port_url, make_deps, make_notice, unique
 
 #: A token easy to spot in any text that should not hold it.
 TOKEN = "7654321:SECRET-tg-token-for-tests_abcdef"
@@ -41,15 +41,13 @@ CHAT = 424242
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 
+#: The payload of `notice()` unless it is given one.
+REJECTED = {"side": "sell", "quantity": "2", "symbol": "ETH/USDT", "error_message": "no funds"}
+
+
 def notice(**payload: object) -> Notice:
-    return Notice(
-        user_id=f"u-{uuid.uuid4().hex[:8]}",
-        event_id=f"e-{uuid.uuid4().hex[:8]}",
-        event_type="ORDER_REJECTED",
-        priority="CRITICAL",
-        payload=payload
-        or {"side": "sell", "quantity": "2", "symbol": "ETH/USDT", "error_message": "no funds"},
-    )
+    """A CRITICAL ORDER_REJECTED with `payload`, else REJECTED."""
+    return make_notice("ORDER_REJECTED", payload=payload or REJECTED)
 
 
 def telegram_settings(settings: Settings, api_url: str, **changes: object) -> Settings:
@@ -58,20 +56,23 @@ def telegram_settings(settings: Settings, api_url: str, **changes: object) -> Se
     )
 
 
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+def telegram_deps(
+    settings: Settings, store: Store, http: httpx.Client, client: TelegramClient | None
+) -> Deps:
+    """Deps with this Telegram client (none: Telegram is not configured)."""
+    clients = {ChannelType.TELEGRAM: client} if client is not None else {}
+    return make_deps(settings, store, http, clients=clients)
 
 
-def make_deps(settings: Settings, store: Store, client: TelegramClient | None) -> Deps:
-    return Deps(
-        settings=settings,
-        store=store,
-        http=httpx.Client(timeout=5),
-        publish_web=lambda user, frame: None,
-        clients={ChannelType.TELEGRAM: client} if client is not None else {},
-    )
+@contextmanager
+def own_client(settings: Settings, api_url: str, **changes: object) -> Iterator[TelegramClient]:
+    """A client of the test's own (not the module's), closed afterwards."""
+    client = tg.build_client(telegram_settings(settings, api_url, **changes))
+    assert client is not None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +87,8 @@ def client(sandbox: SandboxServer, settings: Settings) -> Iterator[TelegramClien
 
 
 @pytest.fixture
-def deps(settings: Settings, store: Store, client: TelegramClient) -> Iterator[Deps]:
-    made = make_deps(settings, store, client)
-    yield made
-    made.http.close()
+def deps(settings: Settings, store: Store, http: httpx.Client, client: TelegramClient) -> Deps:
+    return telegram_deps(settings, store, http, client)
 
 
 def assert_no_secret(outcome: Outcome) -> None:
@@ -153,15 +152,12 @@ def test_delivered_message_is_the_escaped_html(clean_sandbox: SandboxServer, dep
     assert record["status"] == 200
 
 
-def test_connection_refused_is_transient(settings: Settings, store: Store) -> None:
-    client = tg.build_client(telegram_settings(settings, closed_port_url()))
-    assert client is not None
-    deps = make_deps(settings, store, client)
-    try:
+def test_connection_refused_is_transient(
+    settings: Settings, store: Store, http: httpx.Client
+) -> None:
+    with own_client(settings, closed_port_url()) as client:
+        deps = telegram_deps(settings, store, http, client)
         outcome = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
-    finally:
-        client.close()
-        deps.http.close()
 
     assert outcome.kind == Kind.TRANSIENT, outcome
     assert "network error" in outcome.detail
@@ -170,18 +166,13 @@ def test_connection_refused_is_transient(settings: Settings, store: Store) -> No
 
 
 def test_a_failed_initialize_is_classified_then_retried(
-    clean_sandbox: SandboxServer, settings: Settings, store: Store
+    clean_sandbox: SandboxServer, settings: Settings, store: Store, http: httpx.Client
 ) -> None:
-    client = tg.build_client(telegram_settings(settings, telegram_api_url(clean_sandbox.url)))
-    assert client is not None
-    deps = make_deps(settings, store, client)
-    try:
+    with own_client(settings, telegram_api_url(clean_sandbox.url)) as client:
+        deps = telegram_deps(settings, store, http, client)
         clean_sandbox.state.set_switch("telegram", "server_error", times=1)  # getMe fails
         first = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
         second = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
-    finally:
-        client.close()
-        deps.http.close()
 
     assert first.kind == Kind.TRANSIENT
     assert second.kind == Kind.DELIVERED
@@ -190,20 +181,14 @@ def test_a_failed_initialize_is_classified_then_retried(
 
 
 def test_slow_provider_times_out_as_transient(
-    clean_sandbox: SandboxServer, settings: Settings, store: Store
+    clean_sandbox: SandboxServer, settings: Settings, store: Store, http: httpx.Client
 ) -> None:
-    client = tg.build_client(
-        telegram_settings(settings, telegram_api_url(clean_sandbox.url), provider_timeout_s=0.2)
-    )
-    assert client is not None
-    deps = make_deps(settings, store, client)
-    try:
+    api_url = telegram_api_url(clean_sandbox.url)
+    with own_client(settings, api_url, provider_timeout_s=0.2) as client:
+        deps = telegram_deps(settings, store, http, client)
         client.initialize()
         clean_sandbox.state.set_switch("telegram", "ok", latency_ms=1500)
         outcome = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
-    finally:
-        client.close()
-        deps.http.close()
 
     assert outcome.kind == Kind.TRANSIENT, outcome
     assert "timeout" in outcome.detail
@@ -211,31 +196,29 @@ def test_slow_provider_times_out_as_transient(
 
 
 def test_without_a_token_there_is_no_client_and_send_is_permanent(
-    settings: Settings, store: Store
+    settings: Settings, store: Store, http: httpx.Client
 ) -> None:
     assert tg.build_client(settings.model_copy(update={"telegram_token": ""})) is None
-    deps = make_deps(settings, store, None)
+    deps = telegram_deps(settings, store, http, None)
 
     item = notice()
     profile = UserProfile(user_id=item.user_id, telegram_chat=str(CHAT))
     outcome = deliver(tg.CHANNEL, item, profile, deps)
-    deps.http.close()
 
     assert outcome.kind == Kind.PERMANENT
     assert outcome.detail == "telegram not configured: NOTIFY_TELEGRAM_TOKEN unset"
 
 
 def test_a_closed_client_still_answers_with_an_outcome(
-    sandbox: SandboxServer, settings: Settings, store: Store
+    sandbox: SandboxServer, settings: Settings, store: Store, http: httpx.Client
 ) -> None:
     client = tg.build_client(telegram_settings(settings, telegram_api_url(sandbox.url)))
     assert client is not None
     client.close()
     client.close()  # idempotent
-    deps = make_deps(settings, store, client)
+    deps = telegram_deps(settings, store, http, client)
 
     outcome = tg.CHANNEL.send(tg.CHANNEL.render(notice()), CHAT, deps)
-    deps.http.close()
 
     assert outcome.kind == Kind.TRANSIENT
     assert outcome.detail.startswith("internal error:")
@@ -307,9 +290,9 @@ def test_a_migrated_chat_comes_back_as_data_on_the_outcome() -> None:
     assert tg.classify(Forbidden("blocked")).moved_to is None
 
 
-def test_is_active_reads_the_store(settings: Settings, store: Store) -> None:
-    user = f"u-{uuid.uuid4().hex[:8]}"
-    deps = make_deps(settings, store, None)
+def test_is_active_reads_the_store(settings: Settings, store: Store, http: httpx.Client) -> None:
+    user = unique("u")
+    deps = telegram_deps(settings, store, http, None)
     assert tg.CHANNEL.is_active(user, deps) is False
     store.telegram.mark_active(user, 900)
     assert tg.CHANNEL.is_active(user, deps) is True
@@ -329,13 +312,8 @@ def assert_valid_html(text: str) -> None:
 
 
 def test_render_escapes_every_user_string() -> None:
-    event = Notice(
-        user_id="u1",
-        event_id="e-<1>&",
-        event_type="STRATEGY_LOG",
-        priority="NORMAL",
-        payload={"strategy_name": "<b>&", "log_level": "warn", "message": "x < y & 'z' > \"w\""},
-    )
+    payload = {"strategy_name": "<b>&", "log_level": "warn", "message": "x < y & 'z' > \"w\""}
+    event = make_notice("STRATEGY_LOG", "NORMAL", payload, event_id="e-<1>&")
 
     text = tg.CHANNEL.render(event)
 
@@ -359,18 +337,13 @@ def test_render_has_title_lines_and_footer() -> None:
 
 @pytest.mark.parametrize("filler", ["&", "x", "😀", "<>"])
 def test_render_stays_within_4096_and_well_formed(filler: str) -> None:
-    event = Notice(
-        user_id="u1",
-        event_id="e1",
-        event_type="ORDER_REJECTED",
-        priority="CRITICAL",
-        payload={
-            "symbol": filler * 5000,
-            "error_message": filler * 9000,
-            "order_id": "o-1",
-            "strategy_id": filler * 3000,
-        },
-    )
+    payload = {
+        "symbol": filler * 5000,
+        "error_message": filler * 9000,
+        "order_id": "o-1",
+        "strategy_id": filler * 3000,
+    }
+    event = make_notice("ORDER_REJECTED", "CRITICAL", payload, event_id="e1")
 
     text = tg.CHANNEL.render(event)
 

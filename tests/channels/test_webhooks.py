@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from channels import Deps, Kind, Notice, Outcome
+from channels import Deps, Kind, Outcome
 from channels import discord as discord_channel
 from channels import slack as slack_channel
 from sandbox import SandboxServer, discord_webhook_url, slack_webhook_url
 from settings import Settings
 from store import Store
+from tests.helpers import FILL_TITLE, closed_port_url, make_deps, make_notice, wait_until
 
 
 @dataclass(frozen=True)
@@ -43,48 +41,15 @@ CASES = [
 ]
 
 
-def notice() -> Notice:
-    return Notice(
-        user_id=f"u-{uuid.uuid4().hex[:8]}",
-        event_id=f"e-{uuid.uuid4().hex[:8]}",
-        event_type="ORDER_FILLED",
-        priority="CRITICAL",
-        payload={
-            "side": "buy",
-            "fill_quantity": "0.5",
-            "symbol": "BTC/USDT",
-            "fill_price": "50000",
-            "exchange": "binance",
-            "order_id": "o-1",
-        },
-    )
-
-
-TITLE = "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
-
-
 @pytest.fixture
-def deps(settings: Settings, store: Store) -> Iterator[Deps]:
-    published: list[tuple[str, bytes]] = []
-    with httpx.Client(timeout=5) as http:
-        yield Deps(
-            settings=settings,
-            store=store,
-            http=http,
-            publish_web=lambda user, frame: published.append((user, frame)),
-        )
+def deps(settings: Settings, store: Store, http: httpx.Client) -> Deps:
+    return make_deps(settings, store, http)
 
 
 def send(provider: Provider, url: str, deps: Deps) -> Outcome:
+    """Render a CRITICAL ORDER_FILLED (titled FILL_TITLE) and send it to `url`."""
     module = provider.module
-    return module.CHANNEL.send(module.CHANNEL.render(notice()), url, deps)  # type: ignore[attr-defined]
-
-
-def closed_port_url(provider: Provider) -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return provider.webhook_url(f"http://127.0.0.1:{port}", "closed")
+    return module.CHANNEL.send(module.CHANNEL.render(make_notice()), url, deps)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -123,7 +88,7 @@ def test_discord_rate_limit_keeps_the_exact_retry_after(
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_connection_refused_is_transient(provider: Provider, deps: Deps) -> None:
-    url = closed_port_url(provider)
+    url = provider.webhook_url(closed_port_url(), "closed")
 
     outcome = send(provider, url, deps)
 
@@ -140,17 +105,14 @@ def test_slow_provider_times_out_as_transient(
     clean_sandbox.state.set_switch(provider.name, "ok", latency_ms=500)
     url = provider.webhook_url(clean_sandbox.url, "slow")
     with httpx.Client(timeout=0.05) as http:
-        deps = Deps(settings=settings, store=store, http=http, publish_web=lambda u, f: None)
-        outcome = send(provider, url, deps)
+        outcome = send(provider, url, make_deps(settings, store, http))
 
     assert outcome.kind == Kind.TRANSIENT
     assert "timeout" in outcome.detail
     assert url not in outcome.detail
     # The sandbox records the request once its latency is over: wait for it, so that the
     # late record does not land in the next test's clean sandbox.
-    deadline = time.monotonic() + 5
-    while not clean_sandbox.state.requests(provider.name) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: clean_sandbox.state.requests(provider.name), "the late record", 5)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -171,7 +133,7 @@ def test_an_address_that_is_not_http_is_permanent(
 
 
 def test_discord_sandbox_sees_the_rendered_embed(clean_sandbox: SandboxServer, deps: Deps) -> None:
-    body = discord_channel.CHANNEL.render(notice())
+    body = discord_channel.CHANNEL.render(make_notice())
 
     outcome = discord_channel.CHANNEL.send(
         body, discord_webhook_url(clean_sandbox.url, "embed"), deps
@@ -181,8 +143,8 @@ def test_discord_sandbox_sees_the_rendered_embed(clean_sandbox: SandboxServer, d
     (record,) = clean_sandbox.state.requests("discord")
     assert record["status"] == 204
     sent = record["json"]
-    assert sent["embeds"][0]["title"] == body["embeds"][0]["title"] == TITLE
-    assert sent["content"] == TITLE
+    assert sent["embeds"][0]["title"] == body["embeds"][0]["title"] == FILL_TITLE
+    assert sent["content"] == FILL_TITLE
     assert sent["allowed_mentions"] == {"parse": []}
     assert "Order: o-1" in sent["embeds"][0]["description"]
 
@@ -190,7 +152,7 @@ def test_discord_sandbox_sees_the_rendered_embed(clean_sandbox: SandboxServer, d
 def test_slack_sandbox_sees_fallback_text_and_blocks(
     clean_sandbox: SandboxServer, deps: Deps
 ) -> None:
-    body = slack_channel.CHANNEL.render(notice())
+    body = slack_channel.CHANNEL.render(make_notice())
 
     outcome = slack_channel.CHANNEL.send(body, slack_webhook_url(clean_sandbox.url, "blocks"), deps)
 
@@ -198,8 +160,11 @@ def test_slack_sandbox_sees_fallback_text_and_blocks(
     (record,) = clean_sandbox.state.requests("slack")
     assert record["status"] == 200
     sent = record["json"]
-    assert TITLE in sent["text"]
-    assert sent["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": TITLE}}
+    assert FILL_TITLE in sent["text"]
+    assert sent["blocks"][0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": FILL_TITLE},
+    }
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

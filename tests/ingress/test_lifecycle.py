@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 import zmq
 
 from client import NotifyClient, make_event
 from proto import AckStatus
-from tests.conftest import free_port, start_ingress
+from tests.helpers import free_port, start_ingress, wait_until
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -27,10 +26,7 @@ def test_ingress_stops_cleanly_on_signal(stack_env, tmp_path, worker, store, sig
     sub.setsockopt(zmq.LINGER, 0)
     sub.connect(f"tcp://127.0.0.1:{xpub}")
     sub.setsockopt(zmq.SUBSCRIBE, b"lifecycle-user\x00")
-    deadline = time.monotonic() + 10
-    while not store.presence.is_present("lifecycle-user"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: store.presence.is_present("lifecycle-user"), "presence of the subscriber")
     with NotifyClient(f"tcp://127.0.0.1:{router}") as dealer:
         event = make_event("lifecycle-user", "ORDER_FILLED", "CRITICAL", [("DISCORD", False)])
         dealer.send(event)

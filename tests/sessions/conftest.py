@@ -1,22 +1,13 @@
-"""Session-server helpers: a server on a free port (against the run's real ingress), tokens for
-it, and polling until a condition holds (never a fixed sleep, never a timing assertion)."""
+"""Session-server fixtures: a server on a free port (against the run's real ingress) and tokens
+for it. Polling until a condition holds is `tests.helpers.wait_until`."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from sessions import SessionServer, issue_token
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout_s: float = 10.0) -> None:
-    """Poll `condition` until it is true; fail naming `what` otherwise."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

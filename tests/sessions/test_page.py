@@ -16,8 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from client import make_event
 from sessions import load_secret, make_token
-
-from .conftest import wait_until
+from tests.helpers import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

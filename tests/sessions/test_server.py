@@ -16,9 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from client import NotifyClient, make_event
 from sessions import SessionServer, load_secret, make_token
-from tests.conftest import free_port, spawn, start_ingress, stop_process, wait_for_line
-
-from .conftest import wait_until
+from tests.helpers import free_port, spawn, start_ingress, stop_process, wait_for_line, wait_until
 
 
 @contextmanager

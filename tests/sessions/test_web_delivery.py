@@ -9,8 +9,7 @@ from websockets.sync.client import connect
 
 from client import make_event
 from proto import AckStatus, ChannelType
-
-from .conftest import wait_until
+from tests.helpers import wait_until
 
 
 def test_critical_web_delivery_counts_when_the_browser_acks(

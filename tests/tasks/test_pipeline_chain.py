@@ -6,6 +6,7 @@ import re
 
 from client import make_event
 from proto import AckStatus, ChannelType, decode_frame
+from tests.helpers import FILL_PAYLOAD, FILL_TITLE, wait_for_claim
 
 
 def _webhooks(store, sandbox, user: str) -> None:
@@ -17,14 +18,9 @@ def _webhooks(store, sandbox, user: str) -> None:
 
 
 def _order(user: str, channels, priority: str = "CRITICAL"):
-    payload = {
-        "symbol": "BTC/USDT",
-        "side": "buy",
-        "fill_quantity": "0.5",
-        "fill_price": "50000",
-        "exchange": "binance",
-    }
-    return make_event(user, "ORDER_FILLED", priority, [(c, False) for c in channels], payload)
+    """An ORDER_FILLED whose every channel's title is FILL_TITLE."""
+    channels = [(c, False) for c in channels]
+    return make_event(user, "ORDER_FILLED", priority, channels, dict(FILL_PAYLOAD))
 
 
 def _job(event, settings, received_ms: int, routing_id: bytes = b"gone"):
@@ -56,9 +52,7 @@ def test_critical_is_queued_then_delivered_via_the_webhook(pipeline, client, ack
         (AckStatus.DELIVERED, ChannelType.DISCORD),
     ]
     [request] = pipeline.state.requests("discord")
-    assert (
-        request["json"]["embeds"][0]["title"] == "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
-    )
+    assert request["json"]["embeds"][0]["title"] == FILL_TITLE
     assert store.claims.read(user, event.event_id)["state"] == "DELIVERED"
 
 
@@ -210,7 +204,7 @@ def test_email_and_push_deliver_through_their_sdks(pipeline, client, acks, new_i
     client.send(email_event)
     assert acks.collect(client, email_event.event_id)[-1].delivered_via == ChannelType.EMAIL
     [mail] = pipeline.state.requests("sendgrid")
-    assert mail["json"]["subject"] == "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
+    assert mail["json"]["subject"] == FILL_TITLE
 
     push_event = _order(user, ["PUSH"])
     client.send(push_event)
@@ -229,7 +223,7 @@ def test_telegram_delivers_through_ptb(pipeline, client, acks, new_id, store):
     [sent] = [r for r in pipeline.state.requests("telegram") if r["path"].endswith("/sendMessage")]
     body = sent["json"] or {}
     assert str(body.get("chat_id")) == "424242"
-    assert "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)" in body.get("text", "")
+    assert FILL_TITLE in body.get("text", "")
 
 
 def test_telegram_blocked_by_the_user_escalates_at_once(pipeline, client, acks, new_id, store):
@@ -298,11 +292,7 @@ def test_a_link_that_raises_hands_on_to_the_next_channel_and_ends_in_finish(
     job = replace(_job(event, settings, now_ms), frame=b"\x20\xff\xff broken")  # decode raises
     build_chain(Carry(job)).apply_async()
 
-    deadline = time.monotonic() + 20
-    while store.claims.read(user, event.event_id).get("state") != "ACK_ERROR":
-        assert time.monotonic() < deadline, store.claims.read(user, event.event_id)
-        time.sleep(0.1)
-    error = store.claims.read(user, event.event_id)["error"]
+    error = wait_for_claim(store, user, event.event_id, "ACK_ERROR")["error"]
     # The errback sees the exception as Celery rebuilt it: its class or a base of it.
     wrong_frame = r"internal error: (DecodeFailed|FrameError)"
     assert re.fullmatch(
@@ -341,11 +331,7 @@ def test_a_lost_chain_is_resumed_by_the_stall_sweep(pipeline, new_id, store, set
     assert store.claims.mark_queued_many([(user, event.event_id, resume)], long_ago) == [True]
 
     assert resume_stalled(store, stall_s=60) >= 1
-    deadline = time.monotonic() + 20
-    while store.claims.read(user, event.event_id).get("state") != "DELIVERED":
-        assert time.monotonic() < deadline, store.claims.read(user, event.event_id)
-        time.sleep(0.1)
-    claim = store.claims.read(user, event.event_id)
+    claim = wait_for_claim(store, user, event.event_id, "DELIVERED")
     assert (claim["round"], claim["delivered_via"]) == ("1", "DISCORD")
     assert len(pipeline.state.requests("discord")) == 1
     assert (user, event.event_id) not in store.claims.stalled(time.time() + 1), "settled once final"

@@ -11,7 +11,8 @@ from celery import chain
 from client import make_event
 from proto import encode_event
 from tasks import app, queue_for
-from tests.helpers_v1 import v1_link_jobs
+from tests.helpers import wait_for_claim
+from tests.tasks.helpers_v1 import v1_link_jobs
 
 
 def test_a_version_1_chain_is_delivered_and_finished(pipeline, new_id, store, settings):
@@ -37,10 +38,7 @@ def test_a_version_1_chain_is_delivered_and_finished(pipeline, new_id, store, se
     canvas.link_error(app.signature("notify.finish_on_error").set(queue="critical.control"))
     canvas.apply_async()
 
-    deadline = time.monotonic() + 20
-    while store.claims.read(user, event.event_id).get("state") != "DELIVERED":
-        assert time.monotonic() < deadline, store.claims.read(user, event.event_id)
-        time.sleep(0.1)
-    assert store.claims.read(user, event.event_id)["delivered_via"] == "SLACK"
+    claim = wait_for_claim(store, user, event.event_id, "DELIVERED")
+    assert claim["delivered_via"] == "SLACK"
     log = [(e["channel"], e["kind"]) for e in store.delivery_log.read(user, event.event_id)]
     assert log == [("DISCORD", "permanent"), ("SLACK", "delivered")]

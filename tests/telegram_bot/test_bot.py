@@ -7,12 +7,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from sandbox import SandboxServer, inject_telegram_message, telegram_api_url
+from sandbox import SandboxServer, inject_telegram_message, reset, telegram_api_url
 from settings import Settings
 from store import Store
 from telegram_bot import (
@@ -24,7 +23,7 @@ from telegram_bot import (
     run_bot,
 )
 from telegram_bot.bot import HELLO_REPLY, UNLINKED_REPLY
-from tests.conftest import spawn, stop_process, wait_for_line
+from tests.helpers import spawn, stop_process, wait_for_line, wait_until
 
 TOKEN = "1122334:SECRET-bot-token-for-tests_xyz"
 #: Generous: a long poll answers as soon as an update is queued; this only bounds a failure.
@@ -39,16 +38,6 @@ def new_chat() -> int:
     return int(uuid.uuid4().int % 10**9) + 10**9
 
 
-def wait_until(predicate: Callable[[], Any], what: str, timeout_s: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def replies(sandbox: SandboxServer, chat_id: int) -> list[str]:
     return [
         r["json"]["text"]
@@ -61,6 +50,7 @@ def wait_for_reply(sandbox: SandboxServer, chat_id: int, count: int = 1) -> list
     return wait_until(
         lambda: (got := replies(sandbox, chat_id)) and len(got) >= count and got,
         f"{count} repl(ies) to chat {chat_id}",
+        WAIT_S,
     )
 
 
@@ -75,9 +65,7 @@ def bot_sandbox() -> Iterator[SandboxServer]:
 @pytest.fixture
 def inbox(bot_sandbox: SandboxServer) -> SandboxServer:
     """The bot sandbox with no records, no queued updates, every switch at ok."""
-    bot_sandbox.state.clear_requests()
-    bot_sandbox.state.clear_updates()
-    bot_sandbox.state.reset_switches()
+    reset(bot_sandbox.url)
     return bot_sandbox
 
 
@@ -155,7 +143,7 @@ def test_plain_message_from_a_linked_chat_marks_the_user_active(
     assert store.telegram.is_active(user) is False
 
     inject_telegram_message(inbox.url, chat_id, "hello bot")
-    wait_until(lambda: store.telegram.is_active(user), "the user to be marked active")
+    wait_until(lambda: store.telegram.is_active(user), "the user to be marked active", WAIT_S)
     # Updates are handled in order: once the stranger's hint is out, the hello was handled too.
     inject_telegram_message(inbox.url, stranger, "who are you?")
 
@@ -182,6 +170,7 @@ def test_stop_event_stops_the_loop(
     wait_until(
         lambda: any(r["path"].endswith("/getMe") for r in inbox.state.requests("telegram")),
         "the bot's getMe",
+        WAIT_S,
     )
     time.sleep(0.3)
 

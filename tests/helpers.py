@@ -1,0 +1,208 @@
+"""The small helpers every test package shares, written once: free ports, polling until a
+condition holds (never a fixed sleep, never a timing assertion), child processes with a log
+file, and factories for `channels.Notice` and `channels.Deps`.
+
+Plain functions only; fixtures live in the conftest.py of the package that uses them. Import
+from here (`from tests.helpers import wait_until`), never from a conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from channels import Deps, Notice
+from settings import Settings
+from store import Store
+
+__all__ = [
+    "FILL_PAYLOAD",
+    "FILL_TITLE",
+    "ROOT",
+    "closed_port_url",
+    "free_port",
+    "make_deps",
+    "make_notice",
+    "spawn",
+    "start_ingress",
+    "stop_process",
+    "unique",
+    "wait_for_claim",
+    "wait_for_line",
+    "wait_until",
+]
+
+T = TypeVar("T")
+
+#: The repository root: where the child processes run.
+ROOT = Path(__file__).resolve().parent.parent
+#: An ORDER_FILLED payload that every channel renders with the title FILL_TITLE.
+FILL_PAYLOAD: Mapping[str, str] = {
+    "side": "buy",
+    "fill_quantity": "0.5",
+    "symbol": "BTC/USDT",
+    "fill_price": "50000",
+    "exchange": "binance",
+    "order_id": "o-1",
+}
+FILL_TITLE = "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
+
+
+# -- ids and ports ---------------------------------------------------------------------------------
+
+
+def unique(name: str) -> str:
+    """`name` plus a random suffix: an id no other test uses."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def closed_port_url() -> str:
+    """An http:// base URL on 127.0.0.1 where nothing listens: a connection there is refused."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+# -- polling ---------------------------------------------------------------------------------------
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    what: str | Callable[[], str] = "the condition",
+    timeout_s: float = 10.0,
+    interval_s: float = 0.05,
+) -> T:
+    """Poll `predicate` until it returns something truthy, and return that.
+
+    `timeout_s` only bounds a failure (the test fails instead of hanging); nothing is asserted
+    about how long it took. `what` names the awaited condition in the failure; a callable is
+    called then, so the message can show the state as it was at the end.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+        time.sleep(interval_s)
+    return value
+
+
+def wait_for_claim(store: Store, user_id: str, event_id: str, state: str) -> dict[str, str]:
+    """The event's claim once it reached `state` (a final one, as the worker writes it); the
+    failure shows the claim as it was at the end."""
+
+    def reached() -> dict[str, str]:
+        claim = store.claims.read(user_id, event_id)
+        return claim if claim.get("state") == state else {}
+
+    def what() -> str:
+        return f"{state}: the claim is {store.claims.read(user_id, event_id)}"
+
+    return wait_until(reached, what, timeout_s=20)
+
+
+# -- child processes -------------------------------------------------------------------------------
+
+
+def spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """Start `args` in the repository root with `env` on top of ours, output into `log_path`."""
+    log_file = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
+    )
+
+
+def wait_for_line(
+    path: Path, needle: str, process: subprocess.Popen, timeout_s: float = 30.0
+) -> None:
+    """Block until `needle` shows up in the process's log file (or fail with the log)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if needle in text:
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise AssertionError(
+        f"{needle!r} not seen; log of {path.name}:\n{path.read_text(errors='replace')[-4000:]}"
+    )
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> int:
+    """SIGTERM, then SIGKILL after `timeout_s`; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def start_ingress(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """A real `python -m ingress`, returned once it said it is ready."""
+    process = spawn([sys.executable, "-m", "ingress"], env, log_path)
+    wait_for_line(log_path, "ready:", process)
+    process.log_path = log_path  # type: ignore[attr-defined]
+    return process
+
+
+# -- channels --------------------------------------------------------------------------------------
+
+
+def make_notice(
+    event_type: str = "ORDER_FILLED",
+    priority: str = "CRITICAL",
+    payload: Mapping[str, Any] | None = None,
+    *,
+    user_id: str | None = None,
+    event_id: str | None = None,
+) -> Notice:
+    """A Notice built by hand (no frame): fresh `u-…` / `e-…` ids unless given, and
+    FILL_PAYLOAD unless a payload is given."""
+    return Notice(
+        user_id=user_id or unique("u"),
+        event_id=event_id or unique("e"),
+        event_type=event_type,
+        priority=priority,
+        payload=dict(FILL_PAYLOAD if payload is None else payload),
+    )
+
+
+def make_deps(
+    settings: Settings,
+    store: Store,
+    http: httpx.Client | None = None,
+    clients: Mapping[int, Any] | None = None,
+    publish_web: Callable[[str, bytes], None] | None = None,
+) -> Deps:
+    """Deps as a worker builds them, from a test's parts: its `http` client (when None, a new
+    one with a 5 s timeout, which the caller closes), provider SDK `clients` by ChannelType
+    (none unless given), and `publish_web` (a no-op unless given)."""
+    return Deps(
+        settings=settings,
+        store=store,
+        http=http if http is not None else httpx.Client(timeout=5),
+        publish_web=publish_web if publish_web is not None else _publish_nowhere,
+        clients=dict(clients or {}),
+    )
+
+
+def _publish_nowhere(user_id: str, frame: bytes) -> None:
+    """A publish_web for tests that never reach WEB."""
