@@ -1,8 +1,12 @@
-"""Every Celery setting, read from the one Settings object (DESIGN.md, "Delivery in Celery")."""
+"""Every Celery setting, read from the one Settings object (DESIGN.md, "Delivery in Celery").
+
+Times fit together as tasks/timing.py explains; docs/reliability.md has the arithmetic.
+"""
 
 from kombu import Queue
 
 from settings import Settings
+from tasks import timing
 from tasks.queues import ALL_QUEUES
 
 _settings = Settings()
@@ -13,13 +17,22 @@ broker_connection_retry = True
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None  # a worker waits for its broker forever
 broker_transport_options = {
-    # An ETA task sits unacked in a worker until due; the broker re-delivers after this.
-    "visibility_timeout": 300,
+    # No ETA tasks: an unacked message is a running task, so this only has to cover one run.
+    "visibility_timeout": timing.VISIBILITY_TIMEOUT_S,
+    "unacked_restore_interval": timing.RESTORE_INTERVAL_S,
+    "unacked_restore_throttle": 1,
     # Listed order of task_queues wins, so critical.* drains first.
     "queue_order_strategy": "priority",
+    # A silently dead broker link is noticed, never waited on forever.
+    "socket_timeout": 5,
+    "socket_connect_timeout": 2,
+    "socket_keepalive": True,
+    "health_check_interval": 10,
 }
 if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
     broker_transport_options["global_keyprefix"] = _settings.key_prefix
+    # kombu's transport with our fix for a worker that dies on a broker restart (tasks/broker.py).
+    broker_transport = "tasks.broker:Transport"
 
 # The task modules: a worker imports them at start; a publisher (the ingress) never needs to.
 imports = ("tasks.attempt", "tasks.finish", "tasks.worker_logging")
@@ -36,8 +49,8 @@ result_backend = None
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-task_soft_time_limit = 30
-task_time_limit = 60
+task_soft_time_limit = timing.SOFT_TIME_LIMIT_S
+task_time_limit = timing.TIME_LIMIT_S
 
 # Events for Flower.
 worker_send_task_events = True

@@ -181,7 +181,7 @@ def scheduler() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     settings = _settings()
-    run_scheduler(_store(settings), stop, settings.stall_s)
+    run_scheduler(_store(settings), settings, stop)
 
 
 @app.command()

@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["LOCAL_STACK_ENV_FILE", "Settings", "connect_address"]
 
+#: The longest provider timeout the task time limits allow (tasks/timing.py).
+MAX_PROVIDER_TIMEOUT_S = 10.0
+#: The longest CRITICAL deadline: an event's claim (48 h) outlives it by a day.
+MAX_CRITICAL_DEADLINE_S = 86400
 #: Written by `notify up`: the sandbox provider settings of the local stack.
 LOCAL_STACK_ENV_FILE = ".notify-data/stack.env"
 
@@ -85,12 +89,28 @@ class Settings(BaseSettings):
     #: First pause between two CRITICAL rounds; doubles per round, capped at 1 h.
     round_backoff_s: float = 30.0
     #: A QUEUED event whose chain showed no sign of life for this long is started again by the
-    #: scheduler (a chain lost with a broker or a worker); above visibility timeout + countdowns.
-    stall_s: float = 3600.0
+    #: scheduler (a chain lost with a broker that lost data); the old round is fenced out.
+    stall_s: float = 300.0
 
     # Input limits.
     max_payload_bytes: int = 65536
     max_frame_bytes: int = 262144
+
+    @field_validator("provider_timeout_s")
+    @classmethod
+    def _fits_the_time_limits(cls, value: float) -> float:
+        if not 0 < value <= MAX_PROVIDER_TIMEOUT_S:
+            raise ValueError(f"must be above 0 and at most {MAX_PROVIDER_TIMEOUT_S:g} s")
+        return value
+
+    @field_validator("critical_deadline_s")
+    @classmethod
+    def _claims_outlive_it(cls, value: int) -> int:
+        if not 0 < value <= MAX_CRITICAL_DEADLINE_S:
+            raise ValueError(
+                f"must be above 0 and at most {MAX_CRITICAL_DEADLINE_S} s (claims live 48 h)"
+            )
+        return value
 
     @field_validator("default_channels_normal", "default_channels_critical")
     @classmethod

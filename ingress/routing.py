@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from logsetup import event_context
 from proto import (
@@ -54,8 +54,8 @@ FAST_PATH_FIRST = (ChannelType.ACTIVE_SESSION, ChannelType.WEB)
 #: What the delivery log says of a fast-path delivery.
 FAST_PATH_DETAIL = "ingress fast path: live subscriber"
 
-#: Publishes one event's round 0; returns the round entry (JSON) that restarts it, or None.
-Enqueue = Callable[[Job], "str | None"]
+#: Publishes one event's round 0; True once the broker holds it.
+Enqueue = Callable[[Job], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,8 @@ class _Queued:
 class EventRouter:
     """Turns batches of frames into effects; Redis and broker work, no sockets.
 
-    `enqueue` publishes a round 0 (default: the Celery chain); tests pass a recording one.
+    `enqueue` publishes a round 0 (default: the Celery chain) and says whether the broker took
+    it; tests pass a recording one.
     """
 
     def __init__(self, settings: Settings, store: Store, enqueue: Enqueue | None = None) -> None:
@@ -148,39 +149,45 @@ class EventRouter:
 
     def _route_claimed(self, queued: list[_Queued], has_subscriber, result: BatchResult) -> None:
         now_ms = int(time.time() * 1000)
+        # Each new event's round 0 goes into the outbox with its claim (store/claims.py).
+        jobs = [self._job(item, now_ms) for item in queued]
+        entries = [json.dumps(RoundEntry(job).to_dict()) for job in jobs]
         claims = self._store.claims.claim_many(
-            [(q.event.user_id, q.event.event_id, q.inbound.routing_id) for q in queued],
+            [
+                (q.event.user_id, q.event.event_id, q.inbound.routing_id, job.critical, entry)
+                for q, job, entry in zip(queued, jobs, entries, strict=True)
+            ],
             self._settings.ingress_id,
             now_ms,
         )
-        fresh: list[tuple[_Queued, Claim]] = []
-        for item, claim in zip(queued, claims, strict=True):
+        fresh: list[tuple[_Queued, Job, str]] = []
+        for item, job, entry, claim in zip(queued, jobs, entries, claims, strict=True):
             if claim.seen == Seen.KNOWN:
                 self._replay(item, claim, result)
                 metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), "resend").inc()
             else:
-                fresh.append((item, claim))
-        fast_ok = self._fast_path_allowed([item for item, _ in fresh], has_subscriber)
+                if claim.seen == Seen.RECLAIMED:  # a first-release claim: its own receipt time
+                    job = replace(job, received_ms=claim.received_ms)
+                    entry = json.dumps(RoundEntry(job).to_dict())
+                fresh.append((item, job, entry))
+        fast_ok = self._fast_path_allowed([item for item, _, _ in fresh], has_subscriber)
         fast: list[_Queued] = []
         enqueued: list[tuple[_Queued, str]] = []
         broker_down = False
-        for (item, claim), take_fast in zip(fresh, fast_ok, strict=True):
+        for (item, job, entry), take_fast in zip(fresh, fast_ok, strict=True):
             event = item.event
             priority = Priority.Name(event.delivery.priority)
             if take_fast:
                 fast.append(item)
                 metrics.EVENTS.labels(priority, "xpub").inc()
-                continue
-            job = self._job(item, claim.received_ms)
-            resume = None if broker_down else self._enqueue(job)
-            if resume:
-                enqueued.append((item, resume))
+            elif not broker_down and self._enqueue(job):
+                enqueued.append((item, entry))
                 metrics.EVENTS.labels(priority, "queued").inc()
             else:
                 # No ack: the container resends and the released claim lets it through. Once one
                 # publish failed, the rest of the batch fails at once (the loop must not stall).
                 broker_down = True
-                self._store.claims.release(event.user_id, event.event_id)
+                self._store.claims.release(event.user_id, event.event_id, job.critical)
                 metrics.EVENTS.labels(priority, "publish_failed").inc()
         self._deliver_fast(fast, result)
         self._mark_queued(enqueued, result)
@@ -256,12 +263,12 @@ class EventRouter:
             frame = ack_frame(event_id, status, via, claim.error)
         result.acks.append((item.inbound.routing_id, frame))
 
-    def _enqueue_chain(self, job: Job) -> str | None:
-        """Publish round 0; the round entry (JSON) that can restart it, or None on failure."""
+    def _enqueue_chain(self, job: Job) -> bool:
+        """Publish round 0; False when the broker did not take it within about a second."""
         try:
             build_chain(Carry(job)).apply_async(retry=True, retry_policy=PUBLISH_RETRY_POLICY)
         except Exception:
             with event_context(job.event_id):
                 log.exception("broker publish failed; claim released")
-            return None
-        return json.dumps(RoundEntry(job).to_dict())
+            return False
+        return True

@@ -8,10 +8,19 @@ import secrets
 import redis
 
 from .channel_claims import ChannelClaims
-from .claims import Claim, Claims, ClaimState, Finalized, Seen
+from .claims import (
+    OUTBOX_GRACE_S,
+    Claim,
+    Claims,
+    ClaimState,
+    Fence,
+    Finalized,
+    Seen,
+    open_member,
+)
 from .delivery_log import DeliveryLog
 from .directory import Directory, UserProfile, mute_key
-from .due import DueRounds
+from .due import DueWork, link_member, round_member
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
 from .keys import CLAIM_TTL_S, Keys
 from .presence import PRESENCE_TTL_S, Presence
@@ -21,6 +30,7 @@ from .web_acks import WebAcks
 __all__ = [
     "CLAIM_TTL_S",
     "LINK_TOKEN_TTL_S",
+    "OUTBOX_GRACE_S",
     "PRESENCE_TTL_S",
     "ChannelClaims",
     "Claim",
@@ -28,8 +38,9 @@ __all__ = [
     "Claims",
     "DeliveryLog",
     "Directory",
-    "DueRounds",
+    "DueWork",
     "EmbeddedRedisError",
+    "Fence",
     "Finalized",
     "Keys",
     "Presence",
@@ -39,8 +50,10 @@ __all__ = [
     "TelegramLinks",
     "UserProfile",
     "WebAcks",
+    "link_member",
     "mute_key",
     "redis_answers",
+    "round_member",
     "start_embedded_redis",
     "validate_user_id",
     "wait_for_redis",
@@ -74,7 +87,7 @@ class Store:
         self.presence = Presence(self.client, self.keys)
         self.directory = Directory(self.client, self.keys)
         self.delivery_log = DeliveryLog(self.client, self.keys)
-        self.due = DueRounds(self.client, self.keys)
+        self.due = DueWork(self.client, self.keys)
         self.telegram = TelegramLinks(self.client, self.keys, self.directory)
         self.web_acks = WebAcks(self.client, self.keys)
 
@@ -88,6 +101,12 @@ class Store:
             self.claims.finalize(user_id, event_id, ClaimState.DELIVERED, 0, "WEB", pipe=pipe)
             entry = {"channel": "WEB", "round": 0, "try": 0, "kind": "delivered", "detail": detail}
             self.delivery_log.append(user_id, event_id, entry, pipe=pipe)
+            # Final now: its round-0 outbox entry and its place among the open events go.
+            member = round_member(user_id, event_id, 0)
+            pipe.zrem(self.keys.due(), member)
+            pipe.hdel(self.keys.due_entries(), member)
+            for critical in (True, False):
+                pipe.zrem(self.keys.open_events(critical), open_member(user_id, event_id))
         pipe.execute()
 
     def forget_everything(self) -> int:

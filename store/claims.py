@@ -1,8 +1,18 @@
-"""The event claim: dedup, lease, state machine and round number, each step one atomic Lua script.
+"""The event claim: dedup, state machine, round number, outbox and fences, each step one atomic
+Lua script.
 
 States only move forward: PENDING -> QUEUED -> DELIVERED | ACK_ERROR (DESIGN.md, "Event
-lifecycle"). The ingress claims and queues; `finish` (and the ingress's NORMAL fast path) writes
-the final state. A resend finds the claim and replays its state instead of delivering again.
+lifecycle"). The claim holds the event's current round; every step checks it:
+
+* `claim_many` (ingress): a new event is PENDING, and its round 0 goes into the due set in the
+  same step (the outbox), so a crash before the ingress marks it QUEUED never loses it and a
+  resend never starts a second chain: the scheduler publishes an outbox entry left unmarked.
+* `mark_queued_many` (ingress, scheduler): the broker holds round 0; its outbox entry goes.
+* `touch` / `begin_send` (attempts): the event is not final and the round is current; before a
+  provider call, atomically, no channel accepted it yet and this attempt holds the send lease.
+* `park` / `advance_round` (attempts, finish): a wait or the next round into the due set, only
+  while the event is open and in that round.
+* `finalize` (finish, the fast path) and `expire` (the deadline sweep) write the final state.
 """
 
 from __future__ import annotations
@@ -12,12 +22,16 @@ from enum import StrEnum
 
 import redis
 
+from .due import link_member, round_member
 from .keys import CLAIM_TTL_S, Keys
 
-__all__ = ["Claim", "ClaimState", "Claims", "Finalized", "Seen"]
+__all__ = ["Claim", "ClaimState", "Claims", "Fence", "Finalized", "Seen", "open_member"]
 
-#: How long a PENDING claim holds before a resend may take it over (ingress died mid-publish).
+#: How long a PENDING claim of the first release holds before a resend may take it over.
 LEASE_MS = 5_000
+#: Round 0's outbox entry is published by the scheduler if the ingress has not marked it
+#: QUEUED this long after the claim (the ingress publishes at once; this is the safety net).
+OUTBOX_GRACE_S = 3.0
 
 
 class ClaimState(StrEnum):
@@ -33,8 +47,20 @@ class Seen(StrEnum):
     """What a claim attempt found."""
 
     NEW = "NEW"  #: first receipt: route it
-    RECLAIMED = "RECLAIMED"  #: an expired PENDING lease: route it again
+    RECLAIMED = "RECLAIMED"  #: a first-release PENDING claim with no outbox entry: route again
     KNOWN = "KNOWN"  #: seen before: replay its state
+
+
+class Fence(StrEnum):
+    """What an attempt found when it checked its event (`touch`, `begin_send`)."""
+
+    OK = "OK"  #: go on (begin_send: this attempt holds the send lease)
+    FINAL = "FINAL"  #: the event is DELIVERED or ACK_ERROR: do nothing
+    STALE = "STALE"  #: the event is in another round: this chain is obsolete
+    GONE = "GONE"  #: no claim (expired, or never made)
+    ACCEPTED = "ACCEPTED"  #: a provider already accepted it on this channel (`detail`: receipt)
+    ELSEWHERE = "ELSEWHERE"  #: another channel already accepted it (`detail`: that channel)
+    BUSY = "BUSY"  #: another attempt is calling a provider for it now (`detail`: ms left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +85,11 @@ class Finalized:
     why_not: str = ""
 
 
+def open_member(user_id: str, event_id: str) -> str:
+    """Member of the inflight and open sets; NUL never occurs in an id."""
+    return f"{user_id}\x00{event_id}"
+
+
 _CLAIM = """
 local now = tonumber(ARGV[1])
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -66,12 +97,17 @@ if not state then
   redis.call('HSET', KEYS[1], 'state', 'PENDING', 'lease_until', now + tonumber(ARGV[2]),
              'received_ms', now, 'round', 0, 'routing_id', ARGV[4], 'ingress_id', ARGV[5])
   redis.call('EXPIRE', KEYS[1], ARGV[3])
+  -- The outbox: round 0 is in the due set before anything is published.
+  redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
+  redis.call('ZADD', KEYS[2], ARGV[8], ARGV[6])
+  redis.call('ZADD', KEYS[4], now / 1000, ARGV[9])
   return {'NEW', 'PENDING', tostring(now), '', ''}
 end
 -- A resend comes from where the container is now: later acks go there.
 redis.call('HSET', KEYS[1], 'routing_id', ARGV[4], 'ingress_id', ARGV[5])
 local f = redis.call('HMGET', KEYS[1], 'lease_until', 'received_ms', 'delivered_via', 'error')
-if state == 'PENDING' and tonumber(f[1]) < now then
+if state == 'PENDING' and tonumber(f[1]) < now and redis.call('HEXISTS', KEYS[3], ARGV[6]) == 0
+then
   redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]))
   return {'RECLAIMED', 'PENDING', f[2], '', ''}
 end
@@ -80,6 +116,8 @@ return {'KNOWN', state, f[2], f[3] or '', f[4] or ''}
 
 _MARK_QUEUED = """
 local state = redis.call('HGET', KEYS[1], 'state')
+redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('HDEL', KEYS[4], ARGV[4])
 if state == 'PENDING' then
   -- Keep what it takes to start a round again, and watch the chain for signs of life.
   redis.call('HSET', KEYS[1], 'state', 'QUEUED', 'resume', ARGV[1])
@@ -96,6 +134,9 @@ return 0
 
 _RELEASE = """
 if redis.call('HGET', KEYS[1], 'state') == 'PENDING' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[2])
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -110,6 +151,15 @@ redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error',
 return {ARGV[1], ARGV[2], ARGV[3]}
 """
 
+_EXPIRE = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'ingress_id', 'routing_id')
+if f[1] == 'PENDING' or f[1] == 'QUEUED' then
+  redis.call('HSET', KEYS[1], 'state', 'ACK_ERROR', 'error', ARGV[1])
+  return {f[2] or '', f[3] or ''}
+end
+return false
+"""
+
 _NEXT_ROUND = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'round')
 -- PENDING too: a fast round can end before the ingress has marked its claim QUEUED.
@@ -119,15 +169,58 @@ end
 redis.call('HSET', KEYS[1], 'round', tonumber(ARGV[1]) + 1, 'state', 'QUEUED')
 -- Outbox: the next round goes into the due set in the same step, so it can never be lost
 -- between advancing the round and publishing it; the scheduler publishes it when due.
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[5], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
 return 1
 """
 
+#: The event is open and in round ARGV[1]; else why not. Shared head of the fences below.
+_OPEN_IN_ROUND = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'round', 'accepted_via')
+if not f[1] then return {'GONE', ''} end
+if f[1] == 'DELIVERED' or f[1] == 'ACK_ERROR' then return {'FINAL', ''} end
+if tonumber(f[2]) ~= tonumber(ARGV[1]) then return {'STALE', ''} end
+"""
 
-def inflight_member(user_id: str, event_id: str) -> str:
-    """Member of the inflight set; NUL never occurs in an id."""
-    return f"{user_id}\x00{event_id}"
+_TOUCH = (
+    _OPEN_IN_ROUND
+    + """
+redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[3])
+return {'OK', ''}
+"""
+)
+
+_PARK = (
+    _OPEN_IN_ROUND
+    + """
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+-- A parked chain is alive until it comes due: the stall sweep must not take it for lost.
+redis.call('ZADD', KEYS[2], 'XX', ARGV[4], ARGV[5])
+return {'OK', ''}
+"""
+)
+
+_BEGIN_SEND = (
+    _OPEN_IN_ROUND
+    + """
+local receipt = redis.call('GET', KEYS[3])
+if receipt then return {'ACCEPTED', receipt} end
+if f[3] and f[3] ~= '' then return {'ELSEWHERE', f[3]} end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'OK', ''} end
+return {'BUSY', tostring(redis.call('PTTL', KEYS[2]))}
+"""
+)
+
+_END_SEND = """
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
+  redis.call('HSET', KEYS[1], 'accepted_via', ARGV[3])
+end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
 
 
 def _text(value: bytes | str) -> str:
@@ -144,17 +237,45 @@ class Claims:
         self._mark_queued = client.register_script(_MARK_QUEUED)
         self._release = client.register_script(_RELEASE)
         self._finalize = client.register_script(_FINALIZE)
+        self._expire = client.register_script(_EXPIRE)
         self._next_round = client.register_script(_NEXT_ROUND)
+        self._touch = client.register_script(_TOUCH)
+        self._park = client.register_script(_PARK)
+        self._begin_send = client.register_script(_BEGIN_SEND)
+        self._end_send = client.register_script(_END_SEND)
+
+    def _open_key(self, critical: bool) -> str:
+        return self._keys.open_events(critical)
 
     def claim_many(
-        self, items: list[tuple[str, str, bytes]], ingress_id: str, now_ms: int
+        self,
+        items: list[tuple[str, str, bytes, bool, str]],
+        ingress_id: str,
+        now_ms: int,
     ) -> list[Claim]:
-        """Claim each (user_id, event_id, routing_id) in one pipeline."""
+        """Claim each (user_id, event_id, routing_id, critical, round-0 entry) in one pipeline;
+        a new one's entry goes into the due set, due OUTBOX_GRACE_S from now."""
         pipe = self._client.pipeline(transaction=False)
-        for user_id, event_id, routing_id in items:
+        due_at = now_ms / 1000 + OUTBOX_GRACE_S
+        for user_id, event_id, routing_id, critical, entry in items:
             self._claim(
-                keys=[self._keys.claim(user_id, event_id)],
-                args=[now_ms, LEASE_MS, CLAIM_TTL_S, routing_id.hex(), ingress_id],
+                keys=[
+                    self._keys.claim(user_id, event_id),
+                    self._keys.due(),
+                    self._keys.due_entries(),
+                    self._open_key(critical),
+                ],
+                args=[
+                    now_ms,
+                    LEASE_MS,
+                    CLAIM_TTL_S,
+                    routing_id.hex(),
+                    ingress_id,
+                    round_member(user_id, event_id, 0),
+                    entry,
+                    due_at,
+                    open_member(user_id, event_id),
+                ],
                 client=pipe,
             )
         return [
@@ -163,20 +284,40 @@ class Claims:
         ]
 
     def mark_queued_many(self, items: list[tuple[str, str, str]], now: float) -> list[bool]:
-        """PENDING -> QUEUED for each (user_id, event_id, resume) once the broker holds its chain;
-        `resume` is the JSON round entry that restarts it if the chain is ever lost."""
+        """PENDING -> QUEUED for each (user_id, event_id, resume) once the broker holds its
+        round 0, whose outbox entry goes; `resume` is the JSON round entry that restarts it if
+        the chain is ever lost."""
         pipe = self._client.pipeline(transaction=False)
         for user_id, event_id, resume in items:
             self._mark_queued(
-                keys=[self._keys.claim(user_id, event_id), self._keys.inflight()],
-                args=[resume, now, inflight_member(user_id, event_id)],
+                keys=[
+                    self._keys.claim(user_id, event_id),
+                    self._keys.inflight(),
+                    self._keys.due(),
+                    self._keys.due_entries(),
+                ],
+                args=[
+                    resume,
+                    now,
+                    open_member(user_id, event_id),
+                    round_member(user_id, event_id, 0),
+                ],
                 client=pipe,
             )
         return [bool(r) for r in pipe.execute()]
 
-    def release(self, user_id: str, event_id: str) -> None:
-        """Drop a PENDING claim whose publish failed, so the container's resend is routed anew."""
-        self._release(keys=[self._keys.claim(user_id, event_id)])
+    def release(self, user_id: str, event_id: str, critical: bool) -> None:
+        """Drop a PENDING claim whose publish failed, and its outbox entry, so the container's
+        resend is routed anew."""
+        self._release(
+            keys=[
+                self._keys.claim(user_id, event_id),
+                self._keys.due(),
+                self._keys.due_entries(),
+                self._open_key(critical),
+            ],
+            args=[round_member(user_id, event_id, 0), open_member(user_id, event_id)],
+        )
 
     def finalize(
         self,
@@ -199,30 +340,111 @@ class Claims:
         )
         if pipe is not None:
             return None
-        state, via, error = (_text(part) for part in result)
-        if state in ("STALE", "GONE"):
-            return Finalized(None, why_not=state.lower())
-        return Finalized(ClaimState(state), via, error)
+        state_text, via, error_text = (_text(part) for part in result)
+        if state_text in ("STALE", "GONE"):
+            return Finalized(None, why_not=state_text.lower())
+        return Finalized(ClaimState(state_text), via, error_text)
+
+    def expire(self, user_id: str, event_id: str, error: str) -> tuple[str, bytes] | None:
+        """ACK_ERROR for an event still open past its deadline or TTL; (ingress id, routing id)
+        to ack it to, or None when it was final already."""
+        where = self._expire(keys=[self._keys.claim(user_id, event_id)], args=[error])
+        if not where:
+            return None
+        return _text(where[0]), bytes.fromhex(_text(where[1]))
 
     def advance_round(
-        self, user_id: str, event_id: str, round_no: int, due_member: str, due_at: float
+        self, user_id: str, event_id: str, round_no: int, entry: str, due_at: float
     ) -> bool:
-        """Round N -> N+1 and `due_member` into the due set at `due_at`, atomically; False when
+        """Round N -> N+1 and its entry into the due set at `due_at`, atomically; False when
         another run of `finish` already did it (or the event is final)."""
         return bool(
             self._next_round(
-                keys=[self._keys.claim(user_id, event_id), self._keys.due(), self._keys.inflight()],
-                args=[round_no, due_member, due_at, inflight_member(user_id, event_id)],
+                keys=[
+                    self._keys.claim(user_id, event_id),
+                    self._keys.due(),
+                    self._keys.due_entries(),
+                    self._keys.inflight(),
+                ],
+                args=[
+                    round_no,
+                    entry,
+                    due_at,
+                    open_member(user_id, event_id),
+                    round_member(user_id, event_id, round_no + 1),
+                ],
             )
         )
 
-    def touch(self, user_id: str, event_id: str, now: float) -> None:
-        """A sign of life of the event's chain (an attempt ran)."""
-        self._client.zadd(self._keys.inflight(), {inflight_member(user_id, event_id): now}, xx=True)
+    def touch(self, user_id: str, event_id: str, round_no: int, now: float) -> Fence:
+        """A sign of life of the event's chain; OK unless the event is final, gone or in
+        another round (then this chain must stop)."""
+        result = self._touch(
+            keys=[self._keys.claim(user_id, event_id), self._keys.inflight()],
+            args=[round_no, now, open_member(user_id, event_id)],
+        )
+        return Fence(_text(result[0]))
+
+    def park(
+        self, user_id: str, event_id: str, round_no: int, index: int, entry: str, due_at: float
+    ) -> Fence:
+        """Put a waiting link (its JSON entry) into the due set at `due_at`, only while the
+        event is open and in `round_no`; one wait per link: writing it again replaces it."""
+        result = self._park(
+            keys=[
+                self._keys.claim(user_id, event_id),
+                self._keys.inflight(),
+                self._keys.due(),
+                self._keys.due_entries(),
+            ],
+            args=[
+                round_no,
+                link_member(user_id, event_id, round_no, index),
+                entry,
+                due_at,
+                open_member(user_id, event_id),
+            ],
+        )
+        return Fence(_text(result[0]))
+
+    def begin_send(
+        self, user_id: str, event_id: str, round_no: int, channel: str, token: str, lease_s: float
+    ) -> tuple[Fence, str]:
+        """Before a provider call, in one step: the event is open and in `round_no`, no provider
+        accepted it yet, and this attempt (`token`) takes the event's send lease for `lease_s`.
+        Returns the fence and its detail (a receipt, a channel, or the lease's ms left)."""
+        result = self._begin_send(
+            keys=[
+                self._keys.claim(user_id, event_id),
+                self._keys.send_lease(user_id, event_id),
+                self._keys.channel_claim(user_id, event_id, channel),
+            ],
+            args=[round_no, token, int(lease_s * 1000)],
+        )
+        return Fence(_text(result[0])), _text(result[1])
+
+    def end_send(
+        self, user_id: str, event_id: str, channel: str, token: str, receipt: str | None
+    ) -> None:
+        """After the provider call: when it accepted (`receipt` not None) the channel claim and
+        the claim's `accepted_via` are written first; then this attempt's lease goes."""
+        self._end_send(
+            keys=[
+                self._keys.claim(user_id, event_id),
+                self._keys.send_lease(user_id, event_id),
+                self._keys.channel_claim(user_id, event_id, channel),
+            ],
+            args=[token, "" if receipt is None else (receipt or "1"), channel, CLAIM_TTL_S],
+        )
 
     def settled(self, user_id: str, event_id: str) -> None:
         """The event is final: stop watching it."""
-        self._client.zrem(self._keys.inflight(), inflight_member(user_id, event_id))
+        member = open_member(user_id, event_id)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.zrem(self._keys.inflight(), member)
+        pipe.zrem(self._open_key(True), member)
+        pipe.zrem(self._open_key(False), member)
+        pipe.execute()
 
     def stalled(self, before: float, limit: int = 100) -> list[tuple[str, str]]:
         """(user_id, event_id) of QUEUED events with no sign of life since `before`."""
@@ -230,6 +452,26 @@ class Claims:
             self._keys.inflight(), "-inf", before, start=0, num=limit
         )
         return [tuple(_text(m).split("\x00", 1)) for m in members]  # type: ignore[misc]
+
+    def past(
+        self, critical: bool, received_before: float, limit: int = 100
+    ) -> list[tuple[str, str]]:
+        """(user_id, event_id) of open events received before `received_before` (unix s)."""
+        members = self._client.zrangebyscore(
+            self._open_key(critical), "-inf", received_before, start=0, num=limit
+        )
+        return [tuple(_text(m).split("\x00", 1)) for m in members]  # type: ignore[misc]
+
+    def open_counts(self) -> dict[str, tuple[int, float | None]]:
+        """Per priority ("critical", "normal"): how many events are open, and the receipt time
+        of the oldest (None when none is)."""
+        counts = {}
+        for critical in (True, False):
+            key = self._open_key(critical)
+            first = self._client.zrange(key, 0, 0, withscores=True)
+            oldest = float(first[0][1]) if first else None
+            counts["critical" if critical else "normal"] = (int(self._client.zcard(key)), oldest)
+        return counts
 
     def read(self, user_id: str, event_id: str) -> dict[str, str]:
         """The claim hash as text (empty when unknown)."""

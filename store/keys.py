@@ -47,8 +47,21 @@ class Keys:
         return f"{self.prefix}user:{user_id}"
 
     def due(self) -> str:
-        """Sorted set: `user_id\\x00event_id` -> unix time its next CRITICAL round is due."""
+        """Sorted set: due-work member (store/due.py) -> unix time it is due."""
         return f"{self.prefix}due"
+
+    def due_entries(self) -> str:
+        """Hash: due-work member -> its JSON entry (a round to start, a parked link)."""
+        return f"{self.prefix}duework"
+
+    def open_events(self, critical: bool) -> str:
+        """Sorted set: `user_id\\x00event_id` of every event not yet final -> its receipt time
+        (unix s); one set per priority, so the sweep finds those past their deadline or TTL."""
+        return f"{self.prefix}open:{'critical' if critical else 'normal'}"
+
+    def send_lease(self, user_id: str, event_id: str) -> str:
+        """String: the one attempt allowed to call a provider for this event now (a token)."""
+        return f"{self.prefix}sending:{{{user_id}}}:{event_id}"
 
     def inflight(self) -> str:
         """Sorted set: `user_id\\x00event_id` of every QUEUED event -> its last sign of progress

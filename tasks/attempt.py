@@ -2,19 +2,25 @@
 
 Receives the carry (the job and the outcomes so far) and its link; returns the carry with its
 channel's final outcome appended. Delivered -> the rest of the chain is trimmed to `finish`.
-Transient or rate limited -> `self.retry` (the chain is kept). Awaiting the user's ack (WEB) ->
-polled about once a second with `self.retry`. Permanent or skipped -> the next link runs now.
-Nothing here may break the chain: every exception in a channel is an Outcome already, and the
-TTL/deadline is checked here rather than with Celery's `expires`.
+Transient or rate limited -> the link parks itself in the due set with its wait, the rest of
+its round follows when the scheduler publishes it (no ETA task ever sits in the broker).
+Awaiting the user's ack (WEB) -> parked for about a second, again and again. Permanent or
+skipped -> the next link runs now.
+
+Fencing (store/claims.py): an attempt of a final event, or of a round that is not the event's
+current one, stops its chain at once; a provider is called only under the event's send lease,
+taken in the same step that checks no provider accepted it yet. Nothing here may break the
+chain: every exception in a channel is an Outcome already, and the TTL/deadline is checked here
+rather than with Celery's `expires`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import uuid
 from dataclasses import replace
-
-from celery.exceptions import Reject
 
 from channels import (
     CHANNELS,
@@ -28,14 +34,15 @@ from channels import (
 )
 from logsetup import event_context
 from proto import ChannelType
-from store import UserProfile
+from store import Fence, UserProfile
 
 from .app import app
-from .chain import argsrepr, attempt_signature
-from .contract import Carry, Job, Link, Preference, attempt_args
+from .chain import attempt_signature
+from .contract import Carry, Job, Link, ParkedLink, Preference, attempt_args
 from .deps import get_deps
 from .effects import apply_effects
-from .escalation import MAX_COUNTDOWN_S, give_up_at, retry_delay
+from .escalation import give_up_at, retry_delay
+from .timing import SEND_LEASE_S
 
 __all__ = ["attempt"]
 
@@ -43,13 +50,23 @@ log = logging.getLogger(__name__)
 
 #: How often a delivery awaiting the user's ack (WEB) looks for it.
 ACK_POLL_S = 1.0
+#: A wait shorter than this is not parked: the scheduler would not be quicker.
+PARK_SLACK_S = 0.05
 
 
 @app.task(name="notify.attempt", bind=True, max_retries=None)
 def attempt(self, carry: dict, link: dict) -> dict:
     typed_carry, typed_link = attempt_args(carry, link)
     with event_context(typed_carry.job.event_id):
-        return _attempt(self, typed_carry, typed_link).to_dict()
+        try:
+            done = _attempt(self, typed_carry, typed_link)
+        except _Wait as wait:
+            done = _park(self, typed_carry, wait.link or typed_link, wait.until, get_deps())
+        except _Stop as stop:
+            done = _stop(self, typed_carry, str(stop))
+        except _Delivered as elsewhere:
+            done = _trim_to_finish(self, replace(typed_carry, delivered=elsewhere.channel))
+        return done.to_dict()
 
 
 def _attempt(task, carry: Carry, link: Link) -> Carry:
@@ -58,10 +75,12 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
     if carry.delivered is not None:
         return carry
     now = time.time()
-    deps.store.claims.touch(job.user_id, job.event_id, now)  # a sign of life for the stall sweep
-    if link.not_before > now:
-        # A wait longer than one countdown is done in steps (DESIGN.md, "Timing rules").
-        _retry(task, carry, link, min(MAX_COUNTDOWN_S, link.not_before - now))
+    # A sign of life for the stall sweep, and the first fence: a final event or an old round.
+    fence = deps.store.claims.touch(job.user_id, job.event_id, job.round, now)
+    if fence != Fence.OK:
+        raise _Stop(f"event is {fence.lower()}")
+    if link.not_before > now + PARK_SLACK_S:
+        raise _Wait(link.not_before)
 
     preference = job.plan[link.index]
     kind = link.resolved if link.resolved is not None else preference.channel
@@ -83,11 +102,6 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
             task, carry, link, channel, notice, profile, deps, now
         )
     if channel is not None:
-        if outcome.kind == Kind.DELIVERED:
-            # First, before anything else can fail: a redelivered task must not send again.
-            deps.store.channel_claims.accept(
-                job.user_id, job.event_id, channel.name, outcome.receipt or ""
-            )
         apply_effects(channel, job.user_id, outcome, deps.store)
     return _record(task, carry, link, preference, kind, outcome, deps, now)
 
@@ -109,10 +123,7 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
     # The outcome is recorded under what the plan asked for, e.g. ACTIVE_SESSION.
     done = carry.with_outcome(preference.channel, outcome.as_dict())
     if outcome.kind == Kind.DELIVERED:
-        # request.chain lists the remaining links last-first: element 0 is `finish`.
-        if task.request.chain:
-            del task.request.chain[1:]
-        return replace(done, delivered=kind)
+        return _trim_to_finish(task, replace(done, delivered=kind))
 
     settings = deps.settings
     deadline = give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s)
@@ -121,8 +132,15 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
     )
     if delay is not None:
         retry_link = replace(link, tries=link.tries + 1, not_before=now + delay, sent_at=None)
-        _retry(task, carry, retry_link, min(delay, MAX_COUNTDOWN_S))
+        raise _Wait(now + delay, retry_link)
     return done
+
+
+def _trim_to_finish(task, carry: Carry) -> Carry:
+    # request.chain lists the remaining links last-first: element 0 is `finish`.
+    if task.request.chain:
+        del task.request.chain[1:]
+    return carry
 
 
 def _precheck(job: Job, preference: Preference, kind: int, deps, now: float) -> Outcome | None:
@@ -163,31 +181,49 @@ def _muted(
 
 
 def _send(task, carry, link, channel: Channel, notice, profile, deps, now: float) -> Outcome:
-    """Send on the concrete channel, unless a provider already accepted it; a channel that
-    awaits the user's ack is polled instead of sent again."""
+    """Send on the concrete channel under the event's send lease, unless a provider already
+    accepted it; a channel that awaits the user's ack is polled instead of sent again."""
     job = carry.job
-    receipt = deps.store.channel_claims.accepted(job.user_id, job.event_id, channel.name)
-    if receipt is not None:
-        # A redelivered task (worker lost after the provider accepted): never send twice.
-        return Outcome.delivered(f"already accepted: {receipt}")
     if channel.awaits_ack:
         # A redelivered task finds its round's publish time and keeps waiting.
         sent_at = link.sent_at
         if sent_at is None:
             sent_at = deps.store.web_acks.published_at(job.user_id, job.event_id, job.round)
         if sent_at is not None:
-            return _await_ack(task, carry, link, channel, sent_at, deps, now)
-    outcome = deliver(channel, notice, profile, deps)
+            return _await_ack(carry, link, channel, sent_at, deps, now)
+    token = uuid.uuid4().hex
+    claims = deps.store.claims
+    fence, detail = claims.begin_send(
+        job.user_id, job.event_id, job.round, channel.name, token, SEND_LEASE_S
+    )
+    if fence == Fence.ACCEPTED:
+        # A redelivered task (worker lost after the provider accepted): never send twice.
+        return Outcome.delivered(f"already accepted: {detail}")
+    if fence == Fence.ELSEWHERE:
+        raise _Delivered(ChannelType.Value(detail))
+    if fence == Fence.BUSY:
+        # Another copy of this attempt is calling a provider: come back once its lease is over.
+        raise _Wait(now + int(detail or 0) / 1000 + PARK_SLACK_S)
+    if fence != Fence.OK:
+        raise _Stop(f"event is {fence.lower()}")
+    outcome: Outcome | None = None
+    try:
+        outcome = deliver(channel, notice, profile, deps)
+    finally:
+        # The channel claim is written first, in the same step that ends the lease.
+        accepted = outcome is not None and outcome.kind == Kind.DELIVERED
+        receipt = (outcome.receipt or "") if accepted else None
+        claims.end_send(job.user_id, job.event_id, channel.name, token, receipt)
     if outcome.kind != Kind.AWAITING_ACK:
         return outcome
     deps.store.web_acks.mark_published(job.user_id, job.event_id, job.round, now)
     log.info("channel=%s %s; waiting for the user's ack", channel.name, outcome.detail)
-    return _await_ack(task, carry, link, channel, now, deps, now)
+    return _await_ack(carry, link, channel, now, deps, now)
 
 
-def _await_ack(task, carry, link, channel: Channel, sent_at: float, deps, now: float) -> Outcome:
+def _await_ack(carry, link, channel: Channel, sent_at: float, deps, now: float) -> Outcome:
     """DELIVERED once the user acked; SKIPPED (not active) after the ack timeout; else look
-    again in ACK_POLL_S with `self.retry` — a worker slot is never held while waiting."""
+    again in ACK_POLL_S from the due set — a worker slot is never held while waiting."""
     job = carry.job
     if channel.acked(job.user_id, job.event_id, deps):
         return Outcome.delivered("acked by the web session")
@@ -196,20 +232,44 @@ def _await_ack(task, carry, link, channel: Channel, sent_at: float, deps, now: f
         return Outcome.skipped(
             SkipCode.NOT_ACTIVE, f"no ack from the web session within {timeout_s:g}s"
         )
-    _retry(task, carry, replace(link, sent_at=sent_at), ACK_POLL_S)
-    raise AssertionError("unreachable: _retry raises")
+    raise _Wait(now + ACK_POLL_S, replace(link, sent_at=sent_at))
 
 
-def _retry(task, carry: Carry, link: Link, countdown: float) -> None:
-    """`self.retry` (the chain is kept), showing only safe arguments in Flower. If the retry
-    cannot be published, the message goes back to the broker rather than being dropped."""
+class _Wait(Exception):
+    """Park the link until `until` (as `link`, when it changed), from deep in an attempt."""
+
+    def __init__(self, until: float, link: Link | None = None) -> None:
+        self.until, self.link = until, link
+
+
+class _Stop(Exception):
+    """This chain is obsolete (the event is final, gone, or in another round): end it."""
+
+
+class _Delivered(Exception):
+    """Another channel of this event already accepted it: go to finish."""
+
+    def __init__(self, channel: int) -> None:
+        self.channel = channel
+
+
+def _stop(task, carry: Carry, why: str) -> Carry:
+    """End this chain here: no later link, no finish (the event's live chain owns those)."""
+    log.info("chain stopped: %s", why)
+    if task.request.chain:
+        del task.request.chain[:]
+    return carry
+
+
+def _park(task, carry: Carry, link: Link, until: float, deps) -> Carry:
+    """Put this link, with the rest of its round, into the due set until `until`, and end
+    this message's chain (the scheduler publishes the link again as a new chain's first)."""
     job = carry.job
-    kind = link.resolved if link.resolved is not None else job.plan[link.index].channel
-    try:
-        raise task.retry(
-            countdown=countdown,
-            args=(carry.to_dict(), link.to_dict()),
-            argsrepr=argsrepr(job, kind, link.tries),
-        )
-    except Reject as exc:  # Celery answers a failed retry publish with Reject(requeue=False)
-        raise Reject(exc.reason, requeue=True) from exc
+    entry = json.dumps(ParkedLink(carry, link).to_dict())
+    fence = deps.store.claims.park(job.user_id, job.event_id, job.round, link.index, entry, until)
+    if fence != Fence.OK:
+        return _stop(task, carry, f"event is {fence.lower()}")
+    log.info("parked for %.1fs (try %s)", until - time.time(), link.tries)
+    if task.request.chain:
+        del task.request.chain[:]
+    return carry

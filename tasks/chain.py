@@ -35,13 +35,19 @@ def attempt_signature(job: Job, link: Link, carry: Carry | None = None) -> Signa
     )
 
 
-def build_chain(carry: Carry, start: int = 0) -> Signature:
+def build_chain(carry: Carry, start: int = 0, first: Link | None = None) -> Signature:
     """The chain over `carry.job.plan[start:]`, ending in finish; errors in any link lead to
-    `finish_on_error`. `start` > 0 continues a round whose earlier links already ran."""
+    `finish_on_error`. `start` > 0 continues a round whose earlier links already ran; `first`
+    is the first link as it was when it parked itself (its tries, its wait)."""
     job = carry.job
+    first = first or Link(start)
     links: list[Signature] = [
-        attempt_signature(job, Link(index), carry if index == start else None)
-        for index in range(start, len(job.plan))
+        attempt_signature(
+            job,
+            first if index == first.index else Link(index),
+            carry if index == first.index else None,
+        )
+        for index in range(first.index, len(job.plan))
     ]
     finish_args = (carry.to_dict(),) if not links else ()
     links.append(

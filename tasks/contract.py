@@ -25,10 +25,12 @@ __all__ = [
     "Carry",
     "Job",
     "Link",
+    "ParkedLink",
     "Preference",
     "RoundEntry",
     "attempt_args",
     "channel_plan",
+    "due_entry",
     "finish_args",
     "parse_channel_list",
 ]
@@ -212,13 +214,39 @@ class RoundEntry:
     job: Job
 
     def to_dict(self) -> dict[str, Any]:
-        return {"v": VERSION, "job": self.job.to_dict()}
+        return {"v": VERSION, "kind": "round", "job": self.job.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoundEntry:
         if data.get("v", 1) == 1:  # {"job": v1 job without plan, "plan": [...]}
             return cls(Job._from_v1(data["job"], data["plan"]))
         return cls(Job.from_dict(data["job"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedLink:
+    """A link waiting in the due set (a backoff, a retry-after, the WEB ack poll): it comes
+    back as the first link of a chain over the rest of its round."""
+
+    carry: Carry
+    link: Link
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": VERSION,
+            "kind": "link",
+            "carry": self.carry.to_dict(),
+            "link": self.link.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParkedLink:
+        return cls(Carry.from_dict(data["carry"]), Link.from_dict(data["link"]))
+
+
+def due_entry(data: dict[str, Any]) -> RoundEntry | ParkedLink:
+    """A due-set entry, whichever kind (the first release wrote only rounds)."""
+    return ParkedLink.from_dict(data) if data.get("kind") == "link" else RoundEntry.from_dict(data)
 
 
 def attempt_args(carry: dict[str, Any], link: dict[str, Any]) -> tuple[Carry, Link]:

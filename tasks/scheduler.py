@@ -1,8 +1,17 @@
-"""Publishes CRITICAL rounds when they come due (DESIGN.md, "Timing rules").
+"""The scheduler (`notify scheduler`): publishes due work, and sees that every event ends.
 
-`finish` puts every next round into the `due` sorted set in the same atomic step that advances
-the claim's round (an outbox), so no round is lost between the two. This loop takes due entries
-under a lease, publishes each round's chain, then removes it. Several schedulers may run.
+Every wait is in the due set (store/due.py) rather than in the broker: round 0's outbox entry
+(published here only if the ingress did not mark it QUEUED within OUTBOX_GRACE_S), the next
+CRITICAL round, and links that parked themselves (a backoff, a retry-after, the WEB ack poll).
+One sweep every `interval_s`:
+
+  1. publish every due entry as a chain (a parked link comes back as its chain's first link);
+  2. finalize every open event past its deadline (CRITICAL) or TTL (NORMAL) with ACK_ERROR
+     naming what was tried, and ack the container;
+  3. start the next round of a QUEUED event whose chain went quiet for NOTIFY_STALL_S (its
+     messages lost with a broker that lost data); the old round's links are fenced out.
+
+Several schedulers may run: a due entry is taken under a lease, and every step is idempotent.
 """
 
 from __future__ import annotations
@@ -13,43 +22,80 @@ import threading
 import time
 from dataclasses import replace
 
+from proto import AckStatus
+from settings import Settings
 from store import ClaimState, Store
 
 from .chain import build_chain
-from .contract import Carry, RoundEntry
+from .contract import Carry, ParkedLink, RoundEntry, due_entry
+from .finish import error_message, latest_per_channel
+from .relay import send_ack
 
-__all__ = ["publish_due", "resume_stalled", "run_scheduler"]
+__all__ = ["finalize_expired", "publish_due", "resume_stalled", "run_scheduler", "sweep"]
 
 log = logging.getLogger(__name__)
 
-#: A round whose publish failed comes due again after this long.
+#: Work whose publish failed comes due again after this long.
 REPUBLISH_AFTER_S = 5.0
+#: An event is finalized by the sweep this long after its deadline or TTL (its own chain gets
+#: the first chance to answer ACK_ERROR with its own reasons).
+EXPIRY_GRACE_S = 5.0
 #: What a due entry or a claim's resume entry may fail to read with.
 _UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
 
 
-def publish_due(store: Store, now: float | None = None, limit: int = 100) -> int:
-    """Start every round due by `now`; returns how many were started."""
+def publish_due(store: Store, now: float | None = None, limit: int = 200) -> int:
+    """Publish every entry due by `now` as a chain; returns how many were published."""
     started = 0
-    for member in store.due.take(now or time.time(), limit):
+    for member, raw in store.due.take(now or time.time(), limit):
         try:
-            job = RoundEntry.from_dict(json.loads(member)).job
+            entry = due_entry(json.loads(raw))
         except _UNREADABLE:
-            log.error("unreadable due entry dropped: %r", member[:200])
+            log.error("unreadable due entry dropped: %r", raw[:200])
             store.due.done(member)
             continue
+        if isinstance(entry, ParkedLink):
+            carry, canvas = entry.carry, build_chain(entry.carry, first=entry.link)
+        else:
+            carry = Carry(entry.job)
+            canvas = build_chain(carry)
+        job = carry.job
         try:
-            build_chain(Carry(job)).apply_async()
+            canvas.apply_async()
         except Exception:
             log.exception(
-                "event_id=%s round publish failed; again in %.0fs", job.event_id, REPUBLISH_AFTER_S
+                "event_id=%s publish failed; again in %.0fs", job.event_id, REPUBLISH_AFTER_S
             )
             store.due.retry_at(member, time.time() + REPUBLISH_AFTER_S)
             continue
+        if isinstance(entry, RoundEntry) and job.round == 0:
+            # The outbox's safety net: the ingress published nothing, or died before marking.
+            store.claims.mark_queued_many([(job.user_id, job.event_id, raw.decode())], time.time())
+            log.warning("event_id=%s round 0 published from the outbox", job.event_id)
         store.due.done(member)
         started += 1
-        log.info("event_id=%s round=%s started", job.event_id, job.round)
     return started
+
+
+def finalize_expired(store: Store, settings: Settings, now: float | None = None) -> int:
+    """ACK_ERROR for every open event past its deadline or TTL (plus EXPIRY_GRACE_S); the
+    error names each channel's latest outcome from the delivery log. Returns how many."""
+    now = now or time.time()
+    finalized = 0
+    for critical, span in ((True, settings.critical_deadline_s), (False, settings.normal_ttl_s)):
+        for user_id, event_id in store.claims.past(critical, now - span - EXPIRY_GRACE_S):
+            tried = latest_per_channel(tuple(store.delivery_log.read(user_id, event_id)))
+            what = "deadline" if critical else "TTL"
+            error = f"{what} passed before delivery; " + error_message(tried)
+            where = store.claims.expire(user_id, event_id, error)
+            store.claims.settled(user_id, event_id)
+            if where is None:
+                continue
+            ingress_id, routing_id = where
+            send_ack(ingress_id, routing_id, event_id, AckStatus.ACK_ERROR, error=error)
+            finalized += 1
+            log.warning("event_id=%s %s passed; finalized ACK_ERROR", event_id, what)
+    return finalized
 
 
 def resume_stalled(store: Store, stall_s: float, now: float | None = None) -> int:
@@ -83,20 +129,26 @@ def resume_stalled(store: Store, stall_s: float, now: float | None = None) -> in
     return resumed
 
 
+def sweep(store: Store, settings: Settings) -> None:
+    """One pass of everything the scheduler does."""
+    publish_due(store)
+    finalize_expired(store, settings)
+    resume_stalled(store, settings.stall_s)
+
+
 def run_scheduler(
-    store: Store, stop: threading.Event, stall_s: float, interval_s: float = 0.5
+    store: Store, settings: Settings, stop: threading.Event, interval_s: float = 0.25
 ) -> None:
-    """Loop until `stop` is set: publish due rounds, resume stalled events."""
+    """Loop until `stop` is set, sweeping every `interval_s`."""
     log.info(
-        "scheduler running: sweeping %s every %.1fs, resuming events quiet for %.0fs",
+        "scheduler running: sweeping %s every %.2fs, resuming events quiet for %.0fs",
         store.keys.due(),
         interval_s,
-        stall_s,
+        settings.stall_s,
     )
     while not stop.is_set():
         try:
-            publish_due(store)
-            resume_stalled(store, stall_s)
+            sweep(store, settings)
         except Exception:
             log.exception("sweep failed; retrying")
         stop.wait(interval_s)

@@ -206,3 +206,36 @@ def make_deps(
 
 def _publish_nowhere(user_id: str, frame: bytes) -> None:
     """A publish_web for tests that never reach WEB."""
+
+
+def job_of(event, ingress_id: str, received_ms: int | None = None, routing_id: bytes = b"gone"):
+    """Round 0's job of `event` (a UserEvent), as the ingress builds it."""
+    from proto import encode_event
+    from tasks import Job, channel_plan
+
+    return Job(
+        frame=encode_event(event),
+        user_id=event.user_id,
+        event_id=event.event_id,
+        priority=event.delivery.priority,
+        ingress_id=ingress_id,
+        routing_id=routing_id,
+        received_ms=int(time.time() * 1000) if received_ms is None else received_ms,
+        plan=channel_plan(event, (), ()),
+    )
+
+
+def claim_as_queued(store: Store, job, routing_id: bytes = b"gone") -> None:
+    """Claim `job`'s event as the ingress does and mark it QUEUED, as once the broker holds a
+    chain the test publishes itself (so the outbox does not publish round 0 a second time)."""
+    import json
+
+    from tasks import RoundEntry
+
+    entry = json.dumps(RoundEntry(job).to_dict())
+    store.claims.claim_many(
+        [(job.user_id, job.event_id, routing_id, job.critical, entry)],
+        job.ingress_id,
+        job.received_ms,
+    )
+    store.claims.mark_queued_many([(job.user_id, job.event_id, entry)], time.time())

@@ -7,10 +7,12 @@ import uuid
 
 import pytest
 
-from store import CLAIM_TTL_S, ClaimState, Finalized, Seen, Store
+from store import CLAIM_TTL_S, OUTBOX_GRACE_S, ClaimState, Finalized, Seen, Store, round_member
 from store.claims import LEASE_MS
 
 INGRESS = "test-ingress-a"
+#: A round-0 outbox entry that no scheduler can read (so none publishes it).
+ENTRY = "{}"
 
 
 def ids() -> tuple[str, str]:
@@ -31,7 +33,7 @@ def claim_one(
     ingress: str = INGRESS,
 ):
     (claim,) = store.claims.claim_many(
-        [(user, event, routing)], ingress, now_ms() if at is None else at
+        [(user, event, routing, True, ENTRY)], ingress, now_ms() if at is None else at
     )
     return claim
 
@@ -91,7 +93,7 @@ def test_final_state_never_goes_backwards(store: Store) -> None:
     ) == Finalized(ClaimState.DELIVERED, "WEB", "")
     assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [False]
     assert store.claims.advance_round(user, event, 0, f"{event}-r0", 0.0) is False
-    store.claims.release(user, event)
+    store.claims.release(user, event, True)
 
     stored = store.claims.read(user, event)
     assert (stored["state"], stored["delivered_via"], stored["error"]) == ("DELIVERED", "WEB", "")
@@ -178,8 +180,35 @@ def test_advance_round_needs_a_live_claim_and_writes_the_outbox(store: Store) ->
     assert store.claims.advance_round(user, event, 0, f"{event}-r0", 5.0) is True
     stored = store.claims.read(user, event)
     assert (stored["round"], stored["state"]) == ("1", "QUEUED")
-    assert store.client.zscore(store.keys.due(), f"{event}-r0") == 5.0
-    store.client.zrem(store.keys.due(), f"{event}-r0")
+    member = round_member(user, event, 1)
+    assert store.client.zscore(store.keys.due(), member) == 5.0
+    assert store.client.hget(store.keys.due_entries(), member) == f"{event}-r0".encode()
+    store.due.done(member)
+    store.due.done(round_member(user, event, 0))
+
+
+def test_a_new_claim_puts_round_0_in_the_outbox_until_it_is_queued(store: Store) -> None:
+    user, event = ids()
+    at = now_ms()
+    claim_one(store, user, event, at=at)
+    member = round_member(user, event, 0)
+    assert store.client.zscore(store.keys.due(), member) == pytest.approx(
+        at / 1000 + OUTBOX_GRACE_S
+    )
+    assert store.client.hget(store.keys.due_entries(), member) == ENTRY.encode()
+    assert store.claims.open_counts()["critical"][0] >= 1
+
+    assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [True]
+    assert store.client.zscore(store.keys.due(), member) is None
+    assert store.client.hget(store.keys.due_entries(), member) is None
+
+
+def test_a_released_claim_leaves_no_outbox_entry_and_is_not_open(store: Store) -> None:
+    user, event = ids()
+    claim_one(store, user, event)
+    store.claims.release(user, event, True)
+    assert store.client.zscore(store.keys.due(), round_member(user, event, 0)) is None
+    assert (user, event) not in store.claims.past(True, time.time() + 1, limit=10_000)
 
 
 def test_release_deletes_only_a_pending_claim(store: Store) -> None:
@@ -187,8 +216,8 @@ def test_release_deletes_only_a_pending_claim(store: Store) -> None:
     claim_one(store, pending_user, pending_event)
     queued_user, queued_event = queued(store)
 
-    store.claims.release(pending_user, pending_event)
-    store.claims.release(queued_user, queued_event)
+    store.claims.release(pending_user, pending_event, True)
+    store.claims.release(queued_user, queued_event, True)
 
     assert store.claims.read(pending_user, pending_event) == {}
     assert store.claims.read(queued_user, queued_event)["state"] == "QUEUED"
@@ -196,10 +225,20 @@ def test_release_deletes_only_a_pending_claim(store: Store) -> None:
     assert claim_one(store, pending_user, pending_event).seen == Seen.NEW
 
 
-def test_an_expired_pending_lease_is_reclaimed_once(store: Store) -> None:
+def test_a_pending_claim_with_its_outbox_entry_is_never_reclaimed(store: Store) -> None:
+    """The scheduler publishes the entry: a resend must not start a second chain."""
+    user, event = ids()
+    claim_one(store, user, event, at=now_ms() - LEASE_MS - 1_000)
+
+    assert claim_one(store, user, event).seen == Seen.KNOWN
+    store.due.done(round_member(user, event, 0))
+
+
+def test_a_first_release_pending_claim_past_its_lease_is_reclaimed_once(store: Store) -> None:
     user, event = ids()
     old = now_ms() - LEASE_MS - 1_000
     claim_one(store, user, event, at=old)
+    store.due.done(round_member(user, event, 0))  # the first release kept no outbox
 
     reclaimed = claim_one(store, user, event)
     again = claim_one(store, user, event)
@@ -260,9 +299,11 @@ def test_claims_of_two_users_are_apart(store: Store) -> None:
 def test_claim_many_answers_a_batch_of_100_in_order(store: Store) -> None:
     user = f"u-{uuid.uuid4().hex[:10]}"
     events = [f"e-{i:03d}-{uuid.uuid4().hex[:6]}" for i in range(100)]
-    store.claims.claim_many([(user, e, b"r") for e in events[::2]], INGRESS, now_ms())
+    store.claims.claim_many([(user, e, b"r", True, ENTRY) for e in events[::2]], INGRESS, now_ms())
 
-    results = store.claims.claim_many([(user, e, b"r") for e in events], INGRESS, now_ms())
+    results = store.claims.claim_many(
+        [(user, e, b"r", True, ENTRY) for e in events], INGRESS, now_ms()
+    )
 
     assert len(results) == 100
     assert [r.seen for r in results] == [Seen.KNOWN if i % 2 == 0 else Seen.NEW for i in range(100)]

@@ -6,7 +6,7 @@ import re
 
 from client import make_event
 from proto import AckStatus, ChannelType, decode_frame
-from tests.helpers import FILL_PAYLOAD, FILL_TITLE, wait_for_claim
+from tests.helpers import FILL_PAYLOAD, FILL_TITLE, claim_as_queued, job_of, wait_for_claim
 
 
 def _webhooks(store, sandbox, user: str) -> None:
@@ -21,23 +21,6 @@ def _order(user: str, channels, priority: str = "CRITICAL"):
     """An ORDER_FILLED whose every channel's title is FILL_TITLE."""
     channels = [(c, False) for c in channels]
     return make_event(user, "ORDER_FILLED", priority, channels, dict(FILL_PAYLOAD))
-
-
-def _job(event, settings, received_ms: int, routing_id: bytes = b"gone"):
-    """Round 0's job of `event`, as the ingress builds it."""
-    from proto import encode_event
-    from tasks import Job, channel_plan
-
-    return Job(
-        frame=encode_event(event),
-        user_id=event.user_id,
-        event_id=event.event_id,
-        priority=event.delivery.priority,
-        ingress_id=settings.ingress_id,
-        routing_id=routing_id,
-        received_ms=received_ms,
-        plan=channel_plan(event, (), ()),
-    )
 
 
 def test_critical_is_queued_then_delivered_via_the_webhook(pipeline, client, acks, new_id, store):
@@ -280,16 +263,14 @@ def test_a_link_that_raises_hands_on_to_the_next_channel_and_ends_in_finish(
 ):
     """The errback (link_error) path: an attempt that raises is a transient failure of its
     channel, the round goes on, and `finish` still writes a final state."""
-    import time
     from dataclasses import replace
 
     from tasks import Carry, build_chain
 
     user = new_id("raises")
     event = _order(user, ["DISCORD", "SLACK"], priority="NORMAL")
-    now_ms = int(time.time() * 1000)
-    store.claims.claim_many([(user, event.event_id, b"gone")], settings.ingress_id, now_ms)
-    job = replace(_job(event, settings, now_ms), frame=b"\x20\xff\xff broken")  # decode raises
+    job = replace(job_of(event, settings.ingress_id), frame=b"\x20\xff\xff broken")  # decode raises
+    claim_as_queued(store, job)
     build_chain(Carry(job)).apply_async()
 
     error = wait_for_claim(store, user, event.event_id, "ACK_ERROR")["error"]
@@ -321,13 +302,14 @@ def test_a_lost_chain_is_resumed_by_the_stall_sweep(pipeline, new_id, store, set
     user = new_id("lost")
     _webhooks(store, pipeline, user)
     event = _order(user, ["DISCORD"])
-    long_ago = time.time() - 3600
-    store.claims.claim_many(
-        [(user, event.event_id, b"gone")], settings.ingress_id, int(long_ago * 1000)
-    )
-    job = _job(event, settings, int(time.time() * 1000))
+    job = job_of(event, settings.ingress_id)
     resume = json.dumps(RoundEntry(job).to_dict())
-    # The ingress marked it QUEUED, but round 0's chain never reaches a worker.
+    store.claims.claim_many(
+        [(user, event.event_id, b"gone", True, resume)], settings.ingress_id, job.received_ms
+    )
+    # The ingress marked it QUEUED (its last sign of life an hour ago), but round 0's chain
+    # never reached a worker.
+    long_ago = time.time() - 3600
     assert store.claims.mark_queued_many([(user, event.event_id, resume)], long_ago) == [True]
 
     assert resume_stalled(store, stall_s=60) >= 1

@@ -11,7 +11,7 @@ from celery import chain
 from client import make_event
 from proto import encode_event
 from tasks import app, queue_for
-from tests.helpers import wait_for_claim
+from tests.helpers import claim_as_queued, job_of, wait_for_claim
 from tests.tasks.helpers_v1 import v1_link_jobs
 
 
@@ -25,7 +25,7 @@ def test_a_version_1_chain_is_delivered_and_finished(pipeline, new_id, store, se
     pipeline.state.set_switch("discord", "permanent")
     event = make_event(user, "ORDER_FILLED", "CRITICAL", [("DISCORD", False), ("SLACK", False)])
     received_ms = int(time.time() * 1000)
-    store.claims.claim_many([(user, event.event_id, b"gone")], settings.ingress_id, received_ms)
+    claim_as_queued(store, job_of(event, settings.ingress_id, received_ms))
     frame = base64.b64encode(encode_event(event)).decode()
     jobs = v1_link_jobs(event, frame, settings.ingress_id, received_ms, ["DISCORD", "SLACK"])
     carry = {"v": 1, "outcomes": [], "delivered": None}
