@@ -109,6 +109,8 @@ def test_only_store_talks_to_redis() -> None:
     offenders = []
     for place in NOT_STORE:
         for path in [place] if place.is_file() else sorted(place.rglob("*.py")):
+            if path == BROKER_TRANSPORT:
+                continue
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 if REDIS_REACH.search(line):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
