@@ -35,7 +35,7 @@ if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
     broker_transport = "tasks.broker:Transport"
 
 # The task modules: a worker imports them at start; a publisher (the ingress) never needs to.
-imports = ("tasks.attempt", "tasks.finish", "tasks.worker_logging")
+imports = ("tasks.attempt", "tasks.finish", "tasks.worker_logging", "tasks.startup")
 
 task_queues = [Queue(name, routing_key=name) for name in ALL_QUEUES]
 task_default_queue = "normal.control"

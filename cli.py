@@ -181,6 +181,9 @@ def scheduler() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     settings = _settings()
+    from tasks.startup import warn_unless_durable
+
+    warn_unless_durable(settings, "scheduler")
     run_scheduler(_store(settings), settings, stop)
 
 

@@ -1,9 +1,16 @@
 """Consumes this ingress's kombu queue (`ingress.<id>`) and the shared web queue in a thread,
 handing each message's bytes (proto/relay.py) to the zmq loop over an inproc PUSH socket; only
-the loop touches ROUTER/XPUB, and only the loop decodes."""
+the loop touches ROUTER/XPUB, and only the loop decodes.
+
+A message is acked to the broker only once the loop says it is done with it (its EventAck
+written to the ROUTER, or dropped for good), over a second inproc pair: an ingress that dies in
+between leaves the message unacked, and the broker hands it out again.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import threading
 
@@ -12,11 +19,15 @@ from kombu import Queue
 
 from tasks import WEB_PUBLISH_QUEUE, app, ingress_queue
 
-__all__ = ["RELAY_ENDPOINT", "RelayConsumer"]
+__all__ = ["DONE_ENDPOINT", "RELAY_ENDPOINT", "RelayConsumer"]
 
 log = logging.getLogger(__name__)
 
 RELAY_ENDPOINT = "inproc://relay"
+#: The loop tells the consumer here which messages it is done with.
+DONE_ENDPOINT = "inproc://relay-done"
+#: Relay messages handed to the loop and not yet done with, at most.
+PREFETCH = 500
 #: The ack queue of an ingress that is gone expires after this long unused (AMQP brokers).
 QUEUE_EXPIRES_S = 24 * 3600
 
@@ -45,29 +56,43 @@ class RelayConsumer(threading.Thread):
         push = self._context.socket(zmq.PUSH)
         push.setsockopt(zmq.LINGER, 0)
         push.connect(RELAY_ENDPOINT)
-
-        def on_message(message) -> None:
-            push.send(message.body)
-            message.ack()
-
+        done = self._context.socket(zmq.PULL)
+        done.setsockopt(zmq.LINGER, 0)
+        done.connect(DONE_ENDPOINT)
         try:
             while not self._stop_event.is_set():
                 try:
-                    self._consume(on_message)
+                    self._consume(push, done)
                 except Exception:
                     log.exception("relay consumer lost the broker; reconnecting in 1 s")
                     self._stop_event.wait(1.0)
         finally:
             push.close()
+            done.close()
 
-    def _consume(self, on_message) -> None:
+    def _consume(self, push: zmq.Socket, done: zmq.Socket) -> None:
+        pending: dict[bytes, object] = {}  # tag -> kombu message, handed to the loop
+        tags = itertools.count()
+
+        def on_message(message) -> None:
+            tag = str(next(tags)).encode()
+            pending[tag] = message
+            push.send_multipart([tag, message.body])
+
         with (
             app.connection_for_read() as connection,
-            connection.Consumer(self._queues, on_message=on_message, accept=["application/data"]),
+            connection.Consumer(
+                self._queues,
+                on_message=on_message,
+                accept=["application/data"],
+                prefetch_count=PREFETCH,
+            ),
         ):
             self.ready.set()
             while not self._stop_event.is_set():
-                try:
-                    connection.drain_events(timeout=0.5)
-                except TimeoutError:
-                    continue
+                with contextlib.suppress(TimeoutError):
+                    connection.drain_events(timeout=0.1)
+                while done.poll(0):
+                    message = pending.pop(done.recv(), None)
+                    if message is not None:
+                        message.ack()

@@ -34,7 +34,16 @@ from proto import (
 )
 from settings import Settings
 from store import Claim, ClaimState, Seen, Store, mute_key
-from tasks import Carry, Job, Preference, RoundEntry, build_chain, channel_plan, parse_channel_list
+from tasks import (
+    Carry,
+    Job,
+    Preference,
+    RoundEntry,
+    app,
+    build_chain,
+    channel_plan,
+    parse_channel_list,
+)
 
 from . import metrics
 
@@ -42,13 +51,15 @@ __all__ = ["BatchResult", "EventRouter", "Inbound"]
 
 log = logging.getLogger(__name__)
 
-#: A publish to the broker is retried for about a second, then the claim is released.
+#: A publish to the broker gets about a second (two tries on a connection whose socket
+#: operations time out after PUBLISH_SOCKET_TIMEOUT_S), then the claim is released.
 PUBLISH_RETRY_POLICY = {
-    "max_retries": 3,
+    "max_retries": 1,
     "interval_start": 0,
-    "interval_step": 0.3,
-    "interval_max": 0.3,
+    "interval_step": 0,
+    "interval_max": 0,
 }
+PUBLISH_SOCKET_TIMEOUT_S = 0.5
 #: First preferences that let a NORMAL event take the XPUB fast path.
 FAST_PATH_FIRST = (ChannelType.ACTIVE_SESSION, ChannelType.WEB)
 #: What the delivery log says of a fast-path delivery.
@@ -99,6 +110,7 @@ class EventRouter:
             Priority.CRITICAL: parse_channel_list(settings.default_channels_critical),
         }
         self._enqueue = enqueue or self._enqueue_chain
+        self._producer = None
 
     def handle(self, batch: list[Inbound], has_subscriber: Callable[[str], bool]) -> BatchResult:
         result = BatchResult()
@@ -263,10 +275,24 @@ class EventRouter:
             frame = ack_frame(event_id, status, via, claim.error)
         result.acks.append((item.inbound.routing_id, frame))
 
+    def _publisher(self):
+        """A producer on a broker connection of the ingress's own, whose socket operations time
+        out quickly: a silently dead broker never holds the loop for long."""
+        if self._producer is None:
+            quick = {
+                "socket_timeout": PUBLISH_SOCKET_TIMEOUT_S,
+                "socket_connect_timeout": PUBLISH_SOCKET_TIMEOUT_S,
+            }
+            connection = app.connection_for_write(transport_options=quick)
+            self._producer = app.amqp.Producer(connection, auto_declare=False)
+        return self._producer
+
     def _enqueue_chain(self, job: Job) -> bool:
         """Publish round 0; False when the broker did not take it within about a second."""
         try:
-            build_chain(Carry(job)).apply_async(retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+            build_chain(Carry(job)).apply_async(
+                producer=self._publisher(), retry=True, retry_policy=PUBLISH_RETRY_POLICY
+            )
         except Exception:
             with event_context(job.event_id):
                 log.exception("broker publish failed; claim released")

@@ -29,7 +29,7 @@ from settings import Settings
 from store import PRESENCE_TTL_S, Store
 
 from . import metrics
-from .relay import RELAY_ENDPOINT, RelayConsumer
+from .relay import DONE_ENDPOINT, RELAY_ENDPOINT, RelayConsumer
 from .routing import EventRouter, Inbound
 
 __all__ = ["Ingress"]
@@ -41,6 +41,8 @@ HEARTBEAT_TIMEOUT_MS = 15_000
 #: Hard cap = this many times the frame limit; above it ZMQ drops the connection.
 HARD_CAP_FACTOR = 16
 POLL_MS = 200
+#: Every Redis command of the ingress gives up after this long (the loop must keep serving).
+STORE_TIMEOUT_S = 1.0
 
 
 def _acked_event_id(frame: bytes) -> str:
@@ -57,7 +59,7 @@ class Ingress:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings.redis_url, settings.key_prefix)
+        self.store = Store(settings.redis_url, settings.key_prefix, timeout_s=STORE_TIMEOUT_S)
         self.events = EventRouter(settings, self.store)
         self.present: set[str] = set()
         self._running = True
@@ -84,11 +86,18 @@ class Ingress:
         relay = context.socket(zmq.PULL)
         relay.setsockopt(zmq.LINGER, 0)
         relay.bind(RELAY_ENDPOINT)
+        self._relay_done = context.socket(zmq.PUSH)
+        self._relay_done.setsockopt(zmq.LINGER, 0)
+        self._relay_done.bind(DONE_ENDPOINT)
         return router, xpub, relay
 
     def run(self) -> None:
         if self.settings.metrics_port:
             start_http_server(self.settings.metrics_port)
+        for problem in self.store.durability_problems():
+            log.warning(
+                "ingress: store Redis %s (docs/reliability.md, production settings)", problem
+            )
         self.store.presence.reset(self.settings.ingress_id)
         context = zmq.Context()
         router, xpub, relay = self._bind(context)
@@ -121,7 +130,7 @@ class Ingress:
             consumer.stop()
             consumer.join(5)
             self._clear_presence()
-            for sock in (router, xpub, relay):
+            for sock in (router, xpub, relay, self._relay_done):
                 sock.close()
             context.term()
             log.info("ingress %s stopped cleanly: sockets closed", self.settings.ingress_id)
@@ -196,22 +205,27 @@ class Ingress:
     def _on_relay(self, relay: zmq.Socket, router: zmq.Socket, xpub: zmq.Socket) -> None:
         while True:
             try:
-                raw = relay.recv(zmq.NOBLOCK)
+                tag, raw = relay.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            try:
-                message = decode_relay(raw)
-            except RelayError as exc:
-                metrics.RELAY_DROPPED.labels("malformed").inc()
-                log.error("malformed relay message dropped (%s): %r", exc, raw[:200])
-                continue
-            if isinstance(message, AckRelay):
-                self._send_ack(router, message.routing_id, message.frame)
-            elif time.time() - message.sent_at > self.settings.web_ack_timeout_s:
-                # The WEB attempt stopped waiting for it long ago: a late copy would only confuse.
-                metrics.RELAY_DROPPED.labels("stale").inc()
-            else:
-                self._publish(xpub, [(topic_for(message.user_id), message.frame)], "worker")
+            self._relay_one(raw, router, xpub)
+            # Written (or dropped for good): now the consumer may ack it to the broker.
+            self._relay_done.send(tag)
+
+    def _relay_one(self, raw: bytes, router: zmq.Socket, xpub: zmq.Socket) -> None:
+        try:
+            message = decode_relay(raw)
+        except RelayError as exc:
+            metrics.RELAY_DROPPED.labels("malformed").inc()
+            log.error("malformed relay message dropped (%s): %r", exc, raw[:200])
+            return
+        if isinstance(message, AckRelay):
+            self._send_ack(router, message.routing_id, message.frame)
+        elif time.time() - message.sent_at > self.settings.web_ack_timeout_s:
+            # The WEB attempt stopped waiting for it long ago: a late copy would only confuse.
+            metrics.RELAY_DROPPED.labels("stale").inc()
+        else:
+            self._publish(xpub, [(topic_for(message.user_id), message.frame)], "worker")
 
     def _publish(self, xpub: zmq.Socket, publishes: list[tuple[bytes, bytes]], source: str) -> None:
         for topic, frame in publishes:

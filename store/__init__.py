@@ -77,10 +77,18 @@ def validate_user_id(user_id: str) -> str | None:
 
 
 class Store:
-    """Every store of one Redis, sharing a connection pool and a key prefix."""
+    """Every store of one Redis, sharing a connection pool and a key prefix; every command
+    times out after `timeout_s` (the ingress, whose loop must not stall, uses less)."""
 
-    def __init__(self, redis_url: str, key_prefix: str = "notify:") -> None:
-        self.client = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
+    def __init__(self, redis_url: str, key_prefix: str = "notify:", timeout_s: float = 5.0) -> None:
+        # Timeouts and keepalive: a silently dead Redis is noticed, never waited on forever.
+        self.client = redis.Redis.from_url(
+            redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=min(timeout_s, 2.0),
+            socket_keepalive=True,
+            health_check_interval=10,
+        )
         self.keys = Keys(key_prefix)
         self.claims = Claims(self.client, self.keys)
         self.channel_claims = ChannelClaims(self.client, self.keys)
@@ -116,6 +124,25 @@ class Store:
         for start in range(0, len(keys), 1000):
             self.client.delete(*keys[start : start + 1000])
         return len(keys)
+
+    def durability_problems(self) -> list[str]:
+        """What would make this Redis lose claims or queued work: an eviction policy other than
+        noeviction, or no persistence at all (AOF off and no RDB snapshots). Empty when fine."""
+        try:
+            config = self.client.config_get("maxmemory-policy")
+            config |= self.client.config_get("appendonly")
+            config |= self.client.config_get("save")
+        except redis.RedisError as exc:  # managed Redis often refuses CONFIG
+            return [f"cannot read its configuration ({type(exc).__name__}); check it by hand"]
+        problems = []
+        policy = config.get("maxmemory-policy", "")
+        if policy != "noeviction":
+            problems.append(
+                f"maxmemory-policy is {policy!r}: keys may be evicted (want noeviction)"
+            )
+        if config.get("appendonly") != "yes" and not config.get("save"):
+            problems.append("no persistence (appendonly no, save ''): a restart loses everything")
+        return problems
 
     def session_secret(self) -> bytes:
         """The deployment's generated session-token key, created by whoever came first.
