@@ -411,7 +411,10 @@ def send(
     ] = None,
     payload: Annotated[str, typer.Option(help="JSON object.")] = "{}",
     event_id: Annotated[str | None, typer.Option(help="Event id (default: a new UUID).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for a final ack.")] = 30.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds to wait for a final ack (default: the event's deadline or TTL)."),
+    ] = None,
 ) -> None:
     """Send one event through the ingress and print its acks as they arrive.
 
@@ -422,7 +425,7 @@ def send(
       notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD --channel SLACK
       notify send --user alice --type ALERT_TRIGGERED --channel WEB --channel TELEGRAM:active
     """
-    from client import NotifyClient, make_event
+    from client import NotifyClient, give_up_after_s, make_event
     from proto import AckStatus, ChannelType, EventType, Priority
 
     if type_.upper() not in EventType.keys():
@@ -445,6 +448,8 @@ def send(
         user, type_.upper(), priority.upper(), _parse_channels(channel or []), body, event_id
     )
     settings = _settings()
+    if timeout is None:
+        timeout = give_up_after_s(event, settings.critical_deadline_s, settings.normal_ttl_s)
     last_line = None
     with NotifyClient(settings.router_connect) as client:
         for ack in client.deliver(event, timeout_s=timeout):
@@ -466,6 +471,29 @@ def send(
         raise typer.Exit(0)
     typer.echo(f"timeout: no final ack for {event.event_id} within {timeout:g}s", err=True)
     raise typer.Exit(2)
+
+
+@app.command()
+def stats() -> None:
+    """Print the events in flight (open, per priority, and the oldest's age) and the due set.
+
+    \b
+    Example:
+      notify stats
+    """
+    import time
+
+    store = _store(_settings())
+    now = time.time()
+    for priority, (count, oldest) in store.claims.open_counts().items():
+        age = f"{now - oldest:.1f}s" if oldest is not None else "-"
+        typer.echo(f"open {priority:8} {count:8d}   oldest received {age} ago")
+    due_at = store.due.oldest()
+    if due_at is None:
+        when = "-"
+    else:
+        when = f"{now - due_at:.1f}s ago" if due_at <= now else f"in {due_at - now:.1f}s"
+    typer.echo(f"due set       {store.due.count():8d}   earliest due {when}")
 
 
 @app.command("log")

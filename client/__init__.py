@@ -7,7 +7,10 @@
 
 A NORMAL or CRITICAL event is resent with the same event_id until it has a final status
 (DELIVERED or ACK_ERROR; QUEUED alone is not final): the ingress never delivers a resend twice
-and replays the current status, so a lost ack is always recovered.
+and replays the current status, so a lost ack is always recovered. Resends back off (2 s,
+doubling, at most 30 s), go out at once after every reconnect, and stop only when the event's
+deadline (CRITICAL, 24 h by default) or TTL (NORMAL, 10 min) has passed: by then the ingress
+has answered ACK_ERROR.
 """
 
 from __future__ import annotations
@@ -32,9 +35,27 @@ from proto import (
     encode_event,
 )
 
-__all__ = ["FINAL_STATUSES", "NotifyClient", "make_event"]
+__all__ = ["FINAL_STATUSES", "NotifyClient", "give_up_after_s", "make_event"]
 
 FINAL_STATUSES = {AckStatus.DELIVERED, AckStatus.ACK_ERROR}
+#: The service's defaults (NOTIFY_CRITICAL_DEADLINE_S, NOTIFY_NORMAL_TTL_S), plus a minute for
+#: its final ACK_ERROR to arrive.
+DEFAULT_CRITICAL_DEADLINE_S = 86400.0
+DEFAULT_NORMAL_TTL_S = 600.0
+FINAL_ACK_GRACE_S = 60.0
+#: Resend backoff: first wait, and the longest.
+RESEND_FIRST_S = 2.0
+RESEND_MAX_S = 30.0
+
+
+def give_up_after_s(
+    event: UserEvent,
+    critical_deadline_s: float = DEFAULT_CRITICAL_DEADLINE_S,
+    normal_ttl_s: float = DEFAULT_NORMAL_TTL_S,
+) -> float:
+    """How long to keep resending `event`: its deadline or TTL, and a little grace."""
+    critical = event.delivery.priority == Priority.CRITICAL
+    return (critical_deadline_s if critical else normal_ttl_s) + FINAL_ACK_GRACE_S
 
 
 def make_event(
@@ -75,9 +96,21 @@ class NotifyClient:
             # A stable routing id: acks for events sent before a reconnect still reach us.
             self._socket.setsockopt(zmq.ROUTING_ID, identity)
         self._socket.setsockopt(zmq.LINGER, 1000)
+        # Reconnects are watched, so the events still waiting for an ack are resent at once.
+        self._monitor = self._socket.get_monitor_socket(zmq.EVENT_CONNECTED)
         self._socket.connect(address)
 
+    def reconnected(self) -> bool:
+        """Has the DEALER (re)connected since the last call? (The first connect counts.)"""
+        seen = False
+        while self._monitor.poll(0):
+            self._monitor.recv_multipart()
+            seen = True
+        return seen
+
     def close(self) -> None:
+        self._socket.disable_monitor()
+        self._monitor.close()
         self._socket.close()
 
     def __enter__(self) -> NotifyClient:
@@ -108,23 +141,31 @@ class NotifyClient:
         return None
 
     def deliver(
-        self, event: UserEvent, timeout_s: float = 30.0, resend_every_s: float = 2.0
+        self,
+        event: UserEvent,
+        timeout_s: float | None = None,
+        resend_every_s: float = RESEND_FIRST_S,
     ) -> Iterator[EventAck]:
-        """Send, then yield this event's acks as they come, resending until a final one or timeout.
+        """Send, then yield this event's acks as they come, resending until a final one.
 
-        INFORMATIONAL events get no ack: they are sent once and nothing is yielded.
+        Resends wait `resend_every_s`, doubling up to RESEND_MAX_S, and go out at once after a
+        reconnect. `timeout_s` (default: `give_up_after_s(event)`, its deadline or TTL) ends
+        the wait without a final ack. INFORMATIONAL events get no ack: sent once, nothing yielded.
         """
+        self.reconnected()  # the first connect is no reason to resend
         self.send(event)
         if event.delivery.priority == Priority.INFORMATIONAL:
             return
-        deadline = time.monotonic() + timeout_s
-        next_resend = time.monotonic() + resend_every_s
+        deadline = time.monotonic() + (give_up_after_s(event) if timeout_s is None else timeout_s)
+        wait = resend_every_s
+        next_resend = time.monotonic() + wait
         while (now := time.monotonic()) < deadline:
-            ack = self.recv_ack(min(deadline, next_resend) - now)
+            ack = self.recv_ack(min(deadline, next_resend, now + 0.25) - now)
             if ack is None:
-                if time.monotonic() >= next_resend:
+                if self.reconnected() or time.monotonic() >= next_resend:
                     self.send(event)
-                    next_resend = time.monotonic() + resend_every_s
+                    wait = min(wait * 2, RESEND_MAX_S)
+                    next_resend = time.monotonic() + wait
                 continue
             if ack.event_id != event.event_id:
                 continue
