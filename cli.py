@@ -413,7 +413,9 @@ def send(
     event_id: Annotated[str | None, typer.Option(help="Event id (default: a new UUID).")] = None,
     timeout: Annotated[
         float | None,
-        typer.Option(help="Seconds to wait for a final ack (default: the event's deadline or TTL)."),
+        typer.Option(
+            help="Seconds to wait for a final ack (default: the event's deadline or TTL)."
+        ),
     ] = None,
 ) -> None:
     """Send one event through the ingress and print its acks as they arrive.

