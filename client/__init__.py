@@ -92,6 +92,8 @@ class NotifyClient:
     ) -> None:
         self._context = context or zmq.Context.instance()
         self._socket = self._context.socket(zmq.DEALER)
+        #: The routing id the ingress knows this container by (None: a random one).
+        self.identity = identity
         if identity:
             # A stable routing id: acks for events sent before a reconnect still reach us.
             self._socket.setsockopt(zmq.ROUTING_ID, identity)

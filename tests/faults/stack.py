@@ -93,10 +93,14 @@ class Stack:
         self._starts[name] += 1
         log_path = self.root / f"{name}.{self._starts[name]}.log"
         log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
+        # Only this stack's settings: none of the caller's NOTIFY_* (a test run's) leaks in.
+        inherited = {
+            k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "CELERY_"))
+        }
         process = subprocess.Popen(
             args,
             cwd=ROOT,
-            env={**os.environ, **self.env},
+            env={**inherited, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a kill takes the pool children too
