@@ -131,8 +131,9 @@ class NotifyClient:
     def recv_ack(self, timeout_s: float) -> EventAck | None:
         """The next EventAck within the timeout, or None. Frames that are not acks are skipped."""
         deadline = time.monotonic() + timeout_s
-        while (remaining := deadline - time.monotonic()) > 0:
-            if not self._socket.poll(int(remaining * 1000) + 1):
+        while True:  # timeout 0: whatever is there already, without waiting
+            remaining = max(0.0, deadline - time.monotonic())
+            if not self._socket.poll(int(remaining * 1000) + (1 if remaining else 0)):
                 return None
             try:
                 message = decode_frame(self._socket.recv())
@@ -140,7 +141,6 @@ class NotifyClient:
                 continue
             if isinstance(message, EventAck):
                 return message
-        return None
 
     def deliver(
         self,

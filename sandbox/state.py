@@ -64,9 +64,9 @@ def default_switch() -> dict[str, Any]:
 class SandboxState:
     """Thread-safe record list, failure switches and Telegram inbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_records: int = MAX_RECORDS) -> None:
         self._lock = threading.Lock()
-        self._records: deque[dict[str, Any]] = deque(maxlen=MAX_RECORDS)
+        self._records: deque[dict[str, Any]] = deque(maxlen=max_records)
         self._record_ids = itertools.count(1)
         self._switches = {p: default_switch() for p in PROVIDERS}
         self._updates: list[dict[str, Any]] = []

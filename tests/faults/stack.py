@@ -8,6 +8,7 @@ every event not yet final, with backoff and after every reconnect, and keep what
 
 from __future__ import annotations
 
+import heapq
 import os
 import signal
 import subprocess
@@ -175,14 +176,20 @@ class Stack:
 class _Sent:
     event: UserEvent
     container: int
-    next_resend: float
-    wait: float = 1.0
+    wait: float
     acks: list[int] = field(default_factory=list)
     error: str = ""
 
+    @property
+    def final(self) -> bool:
+        return bool(self.acks) and self.acks[-1] in FINAL_STATUSES
+
 
 class Containers:
-    """`count` DEALERs with stable routing ids, resending every event until it is final."""
+    """`count` DEALERs with stable routing ids, resending every event until it is final: after
+    a wait that doubles up to RESEND_MAX_S, and at once after a reconnect."""
+
+    RESEND_MAX_S = 8.0
 
     def __init__(self, address: str, count: int = 4, resend_first_s: float = 1.0) -> None:
         self.clients = [
@@ -190,56 +197,66 @@ class Containers:
             for i in range(count)
         ]
         self.events: dict[str, _Sent] = {}
+        self._pending: list[dict[str, _Sent]] = [{} for _ in self.clients]
+        self._resends: list[tuple[float, str]] = []  # a heap: (when, event id)
         self._first = resend_first_s
 
     def send(self, events: list[UserEvent]) -> None:
         now = time.monotonic()
-        for number, event in enumerate(events):
-            container = number % len(self.clients)
-            self.events[event.event_id] = _Sent(event, container, now + self._first, self._first)
+        for event in events:
+            container = len(self.events) % len(self.clients)
+            sent = _Sent(event, container, self._first)
+            self.events[event.event_id] = sent
+            self._pending[container][event.event_id] = sent
             self.clients[container].send(event)
+            heapq.heappush(self._resends, (now + sent.wait, event.event_id))
 
     def final(self) -> dict[str, int]:
         """event id -> final status, for those that have one."""
-        return {
-            eid: sent.acks[-1]
-            for eid, sent in self.events.items()
-            if sent.acks and sent.acks[-1] in FINAL_STATUSES
-        }
+        return {eid: sent.acks[-1] for eid, sent in self.events.items() if sent.final}
+
+    def _resend(self, sent: _Sent, now: float) -> None:
+        self.clients[sent.container].send(sent.event)
+        sent.wait = min(sent.wait * 2, self.RESEND_MAX_S)
+        heapq.heappush(self._resends, (now + sent.wait, sent.event.event_id))
 
     def pump(self, seconds: float) -> None:
         """Read acks and resend what is due, for `seconds`."""
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        while True:
             for number, client in enumerate(self.clients):
-                reconnected = client.reconnected()
-                while (ack := client.recv_ack(0.001)) is not None:
-                    sent = self.events.get(ack.event_id)
-                    if sent is not None and (not sent.acks or sent.acks[-1] not in FINAL_STATUSES):
+                while (ack := client.recv_ack(0)) is not None:
+                    sent = self._pending[number].get(ack.event_id)
+                    if sent is not None:
                         sent.acks.append(ack.status)
                         sent.error = ack.error_message
-                now = time.monotonic()
-                for sent in self.events.values():
-                    if sent.container != number or (sent.acks and sent.acks[-1] in FINAL_STATUSES):
-                        continue
-                    if reconnected or now >= sent.next_resend:
-                        client.send(sent.event)
-                        sent.wait = min(sent.wait * 2, 8.0)
-                        sent.next_resend = now + sent.wait
-            time.sleep(0.005)
+                        if sent.final:
+                            del self._pending[number][ack.event_id]
+                if client.reconnected():
+                    now = time.monotonic()
+                    for sent in list(self._pending[number].values()):
+                        self._resend(sent, now)
+            now = time.monotonic()
+            while self._resends and self._resends[0][0] <= now:
+                _, event_id = heapq.heappop(self._resends)
+                sent = self.events[event_id]
+                if not sent.final and sent.event.event_id in self._pending[sent.container]:
+                    self._resend(sent, now)
+            if now >= end:
+                return
+            time.sleep(0.002)
 
     def run_until_final(self, timeout_s: float) -> float:
         """Pump until every event is final (or the timeout); returns when the last one was."""
         end = time.monotonic() + timeout_s
-        while len(self.final()) < len(self.events) and time.monotonic() < end:
-            self.pump(0.2)
+        while any(self._pending) and time.monotonic() < end:
+            self.pump(0.1)
         return time.monotonic()
 
     def counts(self) -> Counter[str]:
         tally: Counter[str] = Counter()
         for sent in self.events.values():
-            final = sent.acks[-1] if sent.acks and sent.acks[-1] in FINAL_STATUSES else None
-            tally[AckStatus.Name(final) if final is not None else "not final"] += 1
+            tally[AckStatus.Name(sent.acks[-1]) if sent.final else "not final"] += 1
         return tally
 
     def close(self) -> None:
