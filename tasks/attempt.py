@@ -55,7 +55,12 @@ ACK_POLL_S = 1.0
 PARK_SLACK_S = 0.05
 
 
-@app.task(name="notify.attempt", bind=True, max_retries=None)
+#: Flower and Celery's logs show at most this much of an attempt's result (the carry): its
+#: delivery and outcomes come first, the job (with the payload) after the cut.
+RESULT_REPR_CHARS = 200
+
+
+@app.task(name="notify.attempt", bind=True, max_retries=None, resultrepr_maxsize=RESULT_REPR_CHARS)
 def attempt(self, carry: dict, link: dict) -> dict:
     typed_carry, typed_link = attempt_args(carry, link)
     with event_context(typed_carry.job.event_id), requeue_on_outage():

@@ -187,11 +187,13 @@ class Carry:
         return replace(self, outcomes=(*self.outcomes, entry))
 
     def to_dict(self) -> dict[str, Any]:
+        # The job last: Celery and Flower show the start of a task's result (its repr, cut at
+        # the task's resultrepr_maxsize), and the job holds the event's payload.
         return {
             "v": VERSION,
-            "job": self.job.to_dict(),
-            "outcomes": list(self.outcomes),
             "delivered": ChannelType.Name(self.delivered) if self.delivered is not None else None,
+            "outcomes": list(self.outcomes),
+            "job": self.job.to_dict(),
         }
 
     @classmethod

@@ -9,7 +9,8 @@ One sweep every `interval_s`:
   2. finalize every open event past its deadline (CRITICAL) or TTL (NORMAL) with ACK_ERROR
      naming what was tried, and ack the container;
   3. start the next round of a QUEUED event whose chain went quiet for NOTIFY_STALL_S (its
-     messages lost with a broker that lost data); the old round's links are fenced out.
+     messages lost with a broker that lost data); the old round's links are fenced out. An
+     event whose queues hold messages is not quiet but in line behind a backlog: left alone.
 
 Several schedulers may run: a due entry is taken under a lease, and every step is idempotent.
 """
@@ -20,15 +21,18 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from proto import AckStatus
 from settings import Settings
 from store import ClaimState, Store
 
+from .app import app
 from .chain import build_chain
-from .contract import Carry, ParkedLink, RoundEntry, due_entry
+from .contract import Carry, Job, ParkedLink, RoundEntry, due_entry
 from .finish import error_message, latest_per_channel
+from .queues import queue_for
 from .relay import send_ack
 
 __all__ = ["finalize_expired", "publish_due", "resume_stalled", "run_scheduler", "sweep"]
@@ -98,10 +102,42 @@ def finalize_expired(store: Store, settings: Settings, now: float | None = None)
     return finalized
 
 
-def resume_stalled(store: Store, stall_s: float, now: float | None = None) -> int:
+def queue_depths() -> Callable[[str], int]:
+    """How many messages a broker queue holds, asked once per queue per sweep."""
+    depths: dict[str, int] = {}
+
+    def depth(queue: str) -> int:
+        if queue not in depths:
+            with app.connection_for_read() as connection:
+                try:
+                    declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+                except connection.channel_errors:  # never declared: nothing in it
+                    depths[queue] = 0
+                else:
+                    depths[queue] = declared.message_count
+        return depths[queue]
+
+    return depth
+
+
+def _in_line(job: Job, depth: Callable[[str], int]) -> bool:
+    """Do the queues of the event's round hold messages (a backlog it may be waiting in)?"""
+    queues = {queue_for(job.priority, p.channel) for p in job.plan} | {
+        queue_for(job.priority, None)
+    }
+    return any(depth(queue) for queue in queues)
+
+
+def resume_stalled(
+    store: Store,
+    stall_s: float,
+    now: float | None = None,
+    depth: Callable[[str], int] | None = None,
+) -> int:
     """Start the next round of every QUEUED event whose chain went quiet for `stall_s` (its
-    messages lost with a broker, or a worker that died without the broker redelivering)."""
+    messages lost with a broker that lost data) and whose queues are empty (not in line)."""
     now = now or time.time()
+    depth = depth or queue_depths()
     resumed = 0
     for user_id, event_id in store.claims.stalled(now - stall_s):
         claim = store.claims.read(user_id, event_id)
@@ -115,6 +151,8 @@ def resume_stalled(store: Store, stall_s: float, now: float | None = None) -> in
         except _UNREADABLE:
             log.error("event_id=%s stalled but cannot be resumed: unreadable entry", event_id)
             store.claims.settled(user_id, event_id)
+            continue
+        if _in_line(job, depth):
             continue
         entry = json.dumps(RoundEntry(replace(job, round=round_no + 1)).to_dict())
         if store.claims.advance_round(user_id, event_id, round_no, entry, now):

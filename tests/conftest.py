@@ -117,7 +117,8 @@ def stack_env(
         "NOTIFY_CHANNEL_RETRIES": "2",
         "NOTIFY_ROUND_BACKOFF_S": "0.5",
         "NOTIFY_CRITICAL_DEADLINE_S": "20",
-        "NOTIFY_WEB_ACK_TIMEOUT_S": "2",
+        # Long enough for a loaded machine to relay the publish (a later one is dropped as stale).
+        "NOTIFY_WEB_ACK_TIMEOUT_S": "4",
         "NOTIFY_DATA_DIR": str(tmp_path_factory.mktemp("data")),
     }
     return env

