@@ -88,9 +88,10 @@ class Settings(BaseSettings):
     retry_base_s: float = 2.0
     #: First pause between two CRITICAL rounds; doubles per round, capped at 1 h.
     round_backoff_s: float = 30.0
-    #: A QUEUED event whose chain showed no sign of life for this long is started again by the
-    #: scheduler (a chain lost with a broker that lost data); the old round is fenced out.
-    stall_s: float = 300.0
+    #: A QUEUED event whose chain showed no sign of life for this long, and whose queues are
+    #: empty, is started again by the scheduler (a chain the broker lost); the old round is
+    #: fenced out. Above the visibility timeout + a restore scan + the longest task (26 s).
+    stall_s: float = 45.0
 
     # Input limits.
     max_payload_bytes: int = 65536

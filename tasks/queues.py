@@ -2,7 +2,9 @@
 
 The channel queues derive from the channel registry (`channels.CHANNELS`), plus `control`, where
 `finish` and ACTIVE_SESSION resolution run. `critical.*` come first in ALL_QUEUES: with the
-Redis transport's "priority" queue order a worker that serves both drains CRITICAL first.
+Redis transport's "priority" queue order a worker that serves both drains CRITICAL first. Within
+a priority `control` comes first: a `finish` ends an event (its ack, its claim), so under a
+backlog the events already delivered are answered before new attempts start.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ __all__ = ["ALL_QUEUES", "CONTROL", "WEB_PUBLISH_QUEUE", "ingress_queue", "queue
 PRIORITY_PREFIXES = ("critical", "normal")
 #: Where `finish` and ACTIVE_SESSION resolution run: not a channel of its own.
 CONTROL = "control"
-CHANNEL_QUEUES = (*(channel.name.lower() for channel in CHANNELS.values()), CONTROL)
+CHANNEL_QUEUES = (CONTROL, *(channel.name.lower() for channel in CHANNELS.values()))
 ALL_QUEUES = [f"{prefix}.{name}" for prefix in PRIORITY_PREFIXES for name in CHANNEL_QUEUES]
 
 #: Shared by every ingress: whichever takes a WEB delivery publishes it on its XPUB.

@@ -90,7 +90,7 @@ def test_every_channel_has_a_sandbox_route_but_web() -> None:
 
 def test_queues_derive_from_the_registry() -> None:
     names = [channel.name.lower() for channel in CHANNELS.values()]
-    assert [f"{p}.{n}" for p in ("critical", "normal") for n in (*names, "control")] == ALL_QUEUES
+    assert [f"{p}.{n}" for p in ("critical", "normal") for n in ("control", *names)] == ALL_QUEUES
 
 
 def test_session_channels_and_addresses_are_declared() -> None:

@@ -298,7 +298,6 @@ def test_a_lost_chain_is_resumed_by_the_stall_sweep(pipeline, new_id, store, set
     import time
 
     from tasks import RoundEntry
-    from tasks.scheduler import resume_stalled
 
     user = new_id("lost")
     _webhooks(store, pipeline, user)
@@ -313,7 +312,7 @@ def test_a_lost_chain_is_resumed_by_the_stall_sweep(pipeline, new_id, store, set
     long_ago = time.time() - 3600
     assert store.claims.mark_queued_many([(user, event.event_id, resume)], long_ago) == [True]
 
-    assert resume_stalled(store, stall_s=60) >= 1
+    # The stack's scheduler (NOTIFY_STALL_S) finds it quiet, its queues empty: round 1 starts.
     claim = wait_for_claim(store, user, event.event_id, "DELIVERED")
     assert (claim["round"], claim["delivered_via"]) == ("1", "DISCORD")
     assert len(pipeline.state.requests("discord")) == 1
