@@ -16,7 +16,6 @@ from .claims import (
     Fence,
     Finalized,
     Seen,
-    open_member,
 )
 from .delivery_log import DeliveryLog
 from .directory import Directory, UserProfile, mute_key
@@ -109,12 +108,10 @@ class Store:
             self.claims.finalize(user_id, event_id, ClaimState.DELIVERED, 0, "WEB", pipe=pipe)
             entry = {"channel": "WEB", "round": 0, "try": 0, "kind": "delivered", "detail": detail}
             self.delivery_log.append(user_id, event_id, entry, pipe=pipe)
-            # Final now: its round-0 outbox entry and its place among the open events go.
+            # Final now (finalize stopped watching it): its round-0 outbox entry goes too.
             member = round_member(user_id, event_id, 0)
             pipe.zrem(self.keys.due(), member)
             pipe.hdel(self.keys.due_entries(), member)
-            for critical in (True, False):
-                pipe.zrem(self.keys.open_events(critical), open_member(user_id, event_id))
         pipe.execute()
 
     def forget_everything(self) -> int:

@@ -76,13 +76,16 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Finalized:
-    """What `finalize` left in the claim: its final state (written now or kept from before),
-    or `state` None with `why_not` "stale" (the claim is in another round) or "gone"."""
+    """What `finalize` left in the claim: its final state (written now or kept from before) and
+    where the container is (its ingress and routing id), or `state` None with `why_not`
+    "stale" (the claim is in another round) or "gone"."""
 
     state: ClaimState | None
     delivered_via: str = ""
     error: str = ""
     why_not: str = ""
+    ingress_id: str = ""
+    routing_id: bytes = b""
 
 
 def open_member(user_id: str, event_id: str) -> str:
@@ -143,12 +146,19 @@ return 0
 """
 
 _FINALIZE = """
-local f = redis.call('HMGET', KEYS[1], 'state', 'round', 'delivered_via', 'error')
-if not f[1] then return {'GONE', '', ''} end
-if f[1] == 'DELIVERED' or f[1] == 'ACK_ERROR' then return {f[1], f[3] or '', f[4] or ''} end
-if tonumber(f[2]) ~= tonumber(ARGV[4]) then return {'STALE', '', ''} end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error', ARGV[3])
-return {ARGV[1], ARGV[2], ARGV[3]}
+local f = redis.call('HMGET', KEYS[1], 'state', 'round', 'delivered_via', 'error',
+                     'ingress_id', 'routing_id')
+if not f[1] then return {'GONE', '', '', '', ''} end
+if f[1] ~= 'DELIVERED' and f[1] ~= 'ACK_ERROR' then
+  if tonumber(f[2]) ~= tonumber(ARGV[4]) then return {'STALE', '', '', '', ''} end
+  redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error', ARGV[3])
+  f[1], f[3], f[4] = ARGV[1], ARGV[2], ARGV[3]
+end
+-- Final: nothing watches it any more.
+redis.call('ZREM', KEYS[2], ARGV[5])
+redis.call('ZREM', KEYS[3], ARGV[5])
+redis.call('ZREM', KEYS[4], ARGV[5])
+return {f[1], f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
 """
 
 _EXPIRE = """
@@ -329,21 +339,27 @@ class Claims:
         error: str = "",
         pipe: redis.client.Pipeline | None = None,
     ) -> Finalized | None:
-        """Write a final state for round `round_no`; returns what the claim holds now (None when
-        queued into `pipe`). An event already final keeps what it has (a second `finish`
-        replays it); a claim of another round is stale and changes nothing.
+        """Write a final state for round `round_no` and stop watching the event; returns what the
+        claim holds now (None when queued into `pipe`). An event already final keeps what it has
+        (a second `finish` replays it); a claim of another round is stale and changes nothing.
         """
         result = self._finalize(
-            keys=[self._keys.claim(user_id, event_id)],
-            args=[state.value, delivered_via, error, round_no],
+            keys=[
+                self._keys.claim(user_id, event_id),
+                self._keys.inflight(),
+                self._open_key(True),
+                self._open_key(False),
+            ],
+            args=[state.value, delivered_via, error, round_no, open_member(user_id, event_id)],
             client=pipe or self._client,
         )
         if pipe is not None:
             return None
-        state_text, via, error_text = (_text(part) for part in result)
+        state_text, via, error_text, ingress_id, routing_hex = (_text(part) for part in result)
         if state_text in ("STALE", "GONE"):
             return Finalized(None, why_not=state_text.lower())
-        return Finalized(ClaimState(state_text), via, error_text)
+        routing_id = bytes.fromhex(routing_hex) if routing_hex else b""
+        return Finalized(ClaimState(state_text), via, error_text, "", ingress_id, routing_id)
 
     def expire(self, user_id: str, event_id: str, error: str) -> tuple[str, bytes] | None:
         """ACK_ERROR for an event still open past its deadline or TTL; (ingress id, routing id)

@@ -1,6 +1,6 @@
-"""kombu's Redis transport with two fixes of ours, so every process that talks to a Redis broker
-(workers, the ingress, the scheduler) gets them through `celeryconfig.broker_transport`.
-docs/upstream.md has the reproductions.
+"""kombu's Redis transport with two fixes and one speed-up of ours, so every process that talks
+to a Redis broker (workers, the ingress, the scheduler) gets them through
+`celeryconfig.broker_transport`. docs/upstream.md has the reproductions and the measurements.
 
 1. **A channel closed after its connection.** When Redis goes away while a channel has a BRPOP
    in flight, the channel's first close raises and the channel stays open while its connection
@@ -13,6 +13,9 @@ docs/upstream.md has the reproductions.
    the channel records it as unacked in a second command; when Redis goes away in between, the
    message is in neither place and would be lost. Here it is kept in the process and pushed
    back onto its queue before the next BRPOP.
+3. **A client per command.** `conn_or_acquire()` builds a new `redis.Redis` (its parser, its
+   retry policy, its callbacks) for every publish, ack and bookkeeping command. Here a channel
+   keeps one, on its own connection pool, until the pool is disconnected.
 """
 
 from __future__ import annotations
@@ -38,10 +41,24 @@ class Channel(kombu_redis.Channel):
     """A Redis channel that refuses to rebuild its pool once its connection is closed, and puts
     rescued messages back before it waits for new ones."""
 
+    _sync_client: Any = None
+
     def _connparams(self, asynchronous: bool = False) -> dict:
         if self.connection is None or self.connection.client is None:
             raise RedisConnectionError("broker connection already closed")
         return super()._connparams(asynchronous=asynchronous)
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            return super()._create_client(asynchronous=True)
+        # redis.Redis is thread-safe over its pool: one per channel serves every command.
+        if self._sync_client is None:
+            self._sync_client = super()._create_client(asynchronous=False)
+        return self._sync_client
+
+    def _disconnect_pools(self) -> None:
+        self._sync_client = None
+        super()._disconnect_pools()
 
     def _brpop_start(self, timeout: float | None = None) -> None:
         self._put_back_rescued()

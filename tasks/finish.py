@@ -119,12 +119,9 @@ def _finish(carry: Carry) -> None:
     if stored.state is None:
         log.warning("finish round=%s found the claim %s; no ack", job.round, stored.why_not)
         return
-    claims.settled(job.user_id, job.event_id)
-    claim = claims.read(job.user_id, job.event_id)
-    routing_id = claim.get("routing_id")
     send_ack(
-        claim.get("ingress_id") or job.ingress_id,
-        bytes.fromhex(routing_id) if routing_id else job.routing_id,
+        stored.ingress_id or job.ingress_id,
+        stored.routing_id or job.routing_id,
         job.event_id,
         AckStatus.Value(stored.state),
         delivered_via=ChannelType.Value(stored.delivered_via) if stored.delivered_via else None,

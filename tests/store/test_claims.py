@@ -86,11 +86,11 @@ def test_final_state_never_goes_backwards(store: Store) -> None:
 
     assert store.claims.finalize(
         user, event, ClaimState.DELIVERED, 0, delivered_via="WEB"
-    ) == Finalized(ClaimState.DELIVERED, "WEB", "")
+    ) == Finalized(ClaimState.DELIVERED, "WEB", "", ingress_id=INGRESS, routing_id=b"r1")
     # A later finish (acks late, a second run) replays what is stored.
     assert store.claims.finalize(
         user, event, ClaimState.ACK_ERROR, 0, error="too late"
-    ) == Finalized(ClaimState.DELIVERED, "WEB", "")
+    ) == Finalized(ClaimState.DELIVERED, "WEB", "", ingress_id=INGRESS, routing_id=b"r1")
     assert store.claims.mark_queued_many([(user, event, "{}")], time.time()) == [False]
     assert store.claims.advance_round(user, event, 0, f"{event}-r0", 0.0) is False
     store.claims.release(user, event, True)
@@ -112,7 +112,9 @@ def test_ack_error_is_final_too(store: Store) -> None:
 
     assert store.claims.finalize(
         user, event, ClaimState.DELIVERED, 0, delivered_via="SLACK"
-    ) == Finalized(ClaimState.ACK_ERROR, "", "DISCORD: permanent")
+    ) == Finalized(
+        ClaimState.ACK_ERROR, "", "DISCORD: permanent", ingress_id=INGRESS, routing_id=b"r1"
+    )
     resend = claim_one(store, user, event)
     assert (resend.seen, resend.state, resend.error) == (
         Seen.KNOWN,
@@ -168,7 +170,7 @@ def test_advance_round_happens_once_per_round(store: Store) -> None:
     assert store.claims.advance_round(user, event, 1, f"{event}-r1", 0.0) is True
     store.client.zrem(store.keys.due(), f"{event}-r0", f"{event}-r1")
     assert store.claims.finalize(user, event, ClaimState.DELIVERED, 2, "WEB") == Finalized(
-        ClaimState.DELIVERED, "WEB", ""
+        ClaimState.DELIVERED, "WEB", "", ingress_id=INGRESS, routing_id=b"r1"
     )
 
 
