@@ -42,6 +42,12 @@ sessions_app = typer.Typer(
 app.add_typer(user_app, name="user")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sessions_app, name="sessions")
+keys_app = typer.Typer(
+    help="CURVE keys: the ingress's, and the registry of client keys it admits.\n\n\b\n"
+    "Examples:\n  notify keys server\n  notify keys add alice\n  notify keys list",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
 
 ROOT = Path(__file__).resolve().parent
 
@@ -144,6 +150,14 @@ def _local_stack_env(settings: Settings) -> dict[str, str]:
             "NOTIFY_FCM_PROJECT_ID": PROJECT_ID,
             "NOTIFY_FCM_ENDPOINT": fcm_endpoint(sandbox_url),
         }
+    flower_auth = os.environ.get("NOTIFY_FLOWER_BASIC_AUTH") or settings.flower_basic_auth
+    if not flower_auth:
+        import secrets
+
+        flower_auth = f"notify:{secrets.token_urlsafe(12)}"
+    defaults["NOTIFY_FLOWER_BASIC_AUTH"] = flower_auth
+    user, _, password = flower_auth.partition(":")
+    typer.echo(f"notify: Flower at http://127.0.0.1:5555 (user {user}, password {password})")
     env_file = Path(os.environ.get("NOTIFY_ENV_FILE", LOCAL_STACK_ENV_FILE))
     env_file.parent.mkdir(parents=True, exist_ok=True)
     env_file.write_text(
@@ -427,7 +441,7 @@ def send(
       notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD --channel SLACK
       notify send --user alice --type ALERT_TRIGGERED --channel WEB --channel TELEGRAM:active
     """
-    from client import NotifyClient, give_up_after_s, make_event
+    from client import CurveKeys, NotifyClient, give_up_after_s, make_event
     from proto import AckStatus, ChannelType, EventType, Priority
 
     if type_.upper() not in EventType.keys():
@@ -453,7 +467,7 @@ def send(
     if timeout is None:
         timeout = give_up_after_s(event, settings.critical_deadline_s, settings.normal_ttl_s)
     last_line = None
-    with NotifyClient(settings.router_connect) as client:
+    with NotifyClient(settings.router_connect, curve=CurveKeys.from_settings(settings)) as client:
         for ack in client.deliver(event, timeout_s=timeout):
             if ack.status == AckStatus.DELIVERED:
                 line = f"DELIVERED via {ChannelType.Name(ack.delivered_via)}"
@@ -523,6 +537,93 @@ def delivery_log(user: Annotated[str, typer.Option(help="User id.")], event_id: 
         )
 
 
+# --- CURVE keys --------------------------------------------------------------------------------
+
+
+@keys_app.command("server")
+def keys_server() -> None:
+    """Print a new key pair for the ingress: PUBLIC SECRET (Z85, one line).
+
+    Give SECRET to the ingress (NOTIFY_CURVE_SERVER_SECRET or NOTIFY_CURVE_SERVER_SECRET_FILE)
+    and PUBLIC to every client (NOTIFY_CURVE_SERVER_PUBLIC).
+
+    \b
+    Example:
+      notify keys server > ingress.keys
+    """
+    import zmq
+
+    public, secret = zmq.curve_keypair()
+    typer.echo(f"{public.decode()} {secret.decode()}")
+
+
+@keys_app.command("add")
+def keys_add(
+    user_id: Annotated[
+        str | None, typer.Argument(help="The user a container key sends for.")
+    ] = None,
+    subscriber: Annotated[
+        str | None, typer.Option(help="NAME: a key that subscribes on the XPUB (a session server).")
+    ] = None,
+    any_user: Annotated[
+        str | None, typer.Option(help="NAME: a trusted platform service that sends for any user.")
+    ] = None,
+) -> None:
+    """Create a client key pair, register its public key, print PUBLIC SECRET (Z85, one line).
+
+    \b
+    Examples:
+      notify keys add alice                        # a container of alice's
+      notify keys add --subscriber sessions-1      # a session server
+      notify keys add --any-user risk-engine       # sends for any user
+    """
+    import zmq
+
+    from store import Role, validate_user_id
+
+    chosen = [v for v in (user_id, subscriber, any_user) if v is not None]
+    if len(chosen) != 1:
+        typer.echo(
+            "notify: give exactly one of USER_ID, --subscriber NAME, --any-user NAME", err=True
+        )
+        raise typer.Exit(2)
+    if user_id is not None and (problem := validate_user_id(user_id)):
+        typer.echo(f"notify: {problem}", err=True)
+        raise typer.Exit(2)
+    role = (
+        Role.CONTAINER if user_id is not None else Role.SUBSCRIBER if subscriber else Role.SERVICE
+    )
+    public, secret = zmq.curve_keypair()
+    _store(_settings()).keyring.add(public.decode(), role, chosen[0])
+    typer.echo(f"{public.decode()} {secret.decode()}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Print every registered client key: PUBLIC ROLE SUBJECT.
+
+    \b
+    Example:
+      notify keys list
+    """
+    for public, grant in sorted(_store(_settings()).keyring.all().items()):
+        typer.echo(f"{public} {grant.role} {grant.subject}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(public: str) -> None:
+    """Revoke a client key: refused at once, its connections dropped within seconds.
+
+    \b
+    Example:
+      notify keys revoke 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7'
+    """
+    if not _store(_settings()).keyring.revoke(public):
+        typer.echo(f"notify: no such key: {public}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {public}")
+
+
 # --- sandbox -----------------------------------------------------------------------------------
 
 
@@ -581,7 +682,10 @@ def sandbox_list(
 @sessions_app.callback(invoke_without_command=True)
 def sessions_run(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on; * = every interface with a key, else loopback."),
+    ] = "*",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8570,
 ) -> None:
     """Serve the session server: WebSocket at /ws?token=…, the notifications page at /.
@@ -595,6 +699,23 @@ def sessions_run(
         import sessions
 
         raise typer.Exit(sessions.run(_settings(), host, port))
+
+
+@sessions_app.command("revoke")
+def sessions_revoke(user_id: str) -> None:
+    """Revoke every session token of USER_ID issued until now; open sockets close within seconds.
+
+    \b
+    Example:
+      notify sessions revoke alice
+    """
+    from store import validate_user_id
+
+    if problem := validate_user_id(user_id):
+        typer.echo(f"notify: {problem}", err=True)
+        raise typer.Exit(2)
+    _store(_settings()).revoke_sessions(user_id)
+    typer.echo(f"revoked the session tokens of {user_id}")
 
 
 @sessions_app.command("token")

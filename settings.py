@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["LOCAL_STACK_ENV_FILE", "Settings", "connect_address"]
+__all__ = ["LOCAL_STACK_ENV_FILE", "ExposureError", "Settings", "connect_address", "guard_bind"]
 
 #: The longest provider timeout the task time limits allow (tasks/timing.py).
 MAX_PROVIDER_TIMEOUT_S = 10.0
@@ -21,6 +21,37 @@ MAX_PROVIDER_TIMEOUT_S = 10.0
 MAX_CRITICAL_DEADLINE_S = 86400
 #: Written by `notify up`: the sandbox provider settings of the local stack.
 LOCAL_STACK_ENV_FILE = ".notify-data/stack.env"
+
+
+#: Hosts that only this machine can reach.
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+class ExposureError(ValueError):
+    """A listener asked to be reachable from other hosts with nothing to authenticate peers."""
+
+
+def guard_bind(host: str, secured: bool, insecure: bool, what: str, fix: str) -> str:
+    """Protected mode, as Redis does it: the host to listen on.
+
+    Secured (CURVE keys configured): as asked. Not secured: `*` (the default) means loopback
+    only; any other non-loopback host refuses with ExposureError saying how to fix it, unless
+    `insecure` (NOTIFY_INSECURE=1), which the caller warns about on every start.
+    """
+    if secured or insecure or host in LOOPBACK_HOSTS:
+        return host
+    if host == "*":
+        return "127.0.0.1"
+    raise ExposureError(
+        f"{what}: refusing to listen on {host or 'every interface'} without authentication; "
+        f"{fix}, or bind 127.0.0.1, or set NOTIFY_INSECURE=1 to accept the risk"
+    )
+
+
+def zmq_host(address: str) -> str:
+    """The host of a ZMQ tcp address: `tcp://*:5571` -> `*`."""
+    rest = address.split("://", 1)[-1]
+    return rest.rsplit(":", 1)[0]
 
 
 def connect_address(bind: str) -> str:
@@ -64,6 +95,30 @@ class Settings(BaseSettings):
 
     # Channels and providers.
     session_secret: str = ""
+    #: Basic auth of Flower, "user:password" (docker compose and `notify up` set one).
+    flower_basic_auth: str = ""
+
+    # Authentication and exposure (docs/security.md).
+    #: The ingress's CURVE secret key (Z85), or a file holding it; set: ROUTER and XPUB
+    #: authenticate every peer against the key registry.
+    curve_server_secret: str = ""
+    curve_server_secret_file: str = ""
+    #: What clients (containers, `notify send`, the session server) use to reach a CURVE ingress.
+    curve_server_public: str = ""
+    curve_client_public: str = ""
+    curve_client_secret: str = ""
+    #: Listen on other hosts without authentication (a warning on every start).
+    insecure: bool = False
+
+    # Limits (docs/security.md): token buckets per sending key and per user, in each ingress.
+    rate_per_key: float = 50.0
+    burst_per_key: int = 200
+    rate_per_user: float = 50.0
+    burst_per_user: int = 200
+    #: A user's events not yet final, at most.
+    max_live_per_user: int = 2000
+    #: Distinct XPUB topics an ingress tracks as presence, at most.
+    max_topics: int = 100_000
     telegram_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     sendgrid_api_key: str = ""
@@ -96,6 +151,15 @@ class Settings(BaseSettings):
     # Input limits.
     max_payload_bytes: int = 65536
     max_frame_bytes: int = 262144
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value.encode()) < 32:
+            raise ValueError(
+                "must be at least 32 bytes (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return value
 
     @field_validator("provider_timeout_s")
     @classmethod
@@ -136,6 +200,16 @@ class Settings(BaseSettings):
             port = urlsplit(self.ingress_router.replace("*", "localhost")).port or 5571
             object.__setattr__(self, "ingress_id", f"{socket.gethostname()}:{port}")
         return self
+
+    @property
+    def curve_secret(self) -> str:
+        """The ingress's CURVE secret key (Z85): NOTIFY_CURVE_SERVER_SECRET, else the file's."""
+        if self.curve_server_secret:
+            return self.curve_server_secret.strip()
+        if self.curve_server_secret_file:
+            with open(self.curve_server_secret_file, encoding="ascii") as file:
+                return file.read().strip()
+        return ""
 
     @property
     def router_connect(self) -> str:

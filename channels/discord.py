@@ -7,6 +7,7 @@ Settings: `NOTIFY_PROVIDER_TIMEOUT_S`. Error map: channels/webhook.py (429 reads
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from proto import ChannelType
@@ -19,6 +20,18 @@ from .render import summarize
 from .webhook import check_url, post_json
 
 __all__ = ["CHANNEL", "Discord"]
+
+#: Discord markdown anywhere in a line: emphasis, code, spoilers, masked links ([text](url)),
+#: angle-bracket links and mentions, and the escape itself.
+_INLINE = re.compile(r"([\\*_~`|\[\]<])")
+#: ... and at the start of a line: quotes, headings, lists.
+_LINE_START = re.compile(r"^(\s*)([>#-])", re.MULTILINE)
+
+
+def escape(text: str) -> str:
+    """Text that Discord shows as written: no formatting, no masked link, no heading."""
+    return _LINE_START.sub(r"\1\\\2", _INLINE.sub(r"\\\1", text))
+
 
 #: Embed colour per priority (Discord wants an int).
 COLOURS = {"CRITICAL": 0xE03131, "NORMAL": 0x1C7ED6, "INFORMATIONAL": 0x868E96}
@@ -40,14 +53,14 @@ class Discord(Channel):
     def render(self, notice: Notice) -> dict[str, Any]:
         summary = summarize(notice)
         embed = {
-            "title": summary.title[:256],
-            "description": "\n".join(summary.lines)[:4096],
+            "title": escape(summary.title)[:256],
+            "description": "\n".join(escape(line) for line in summary.lines)[:4096],
             "color": COLOURS.get(notice.priority, COLOURS["NORMAL"]),
             "footer": {"text": f"{notice.priority} · {notice.event_id}"[:2048]},
         }
         # No mentions can be triggered by user-supplied text.
         return {
-            "content": summary.title[:2000],
+            "content": escape(summary.title)[:2000],
             "embeds": [embed],
             "allowed_mentions": {"parse": []},
         }

@@ -179,8 +179,8 @@ def classify(result: Any) -> Outcome:
             return Outcome.transient("sendgrid timeout")
         cause = reason if isinstance(reason, BaseException) else result
         return Outcome.transient(f"{label}: {type(cause).__name__}")
-    if kind == Kind.PERMANENT:
-        return Outcome.permanent(f"{label}: {result}"[:300])
+    if kind == Kind.PERMANENT:  # its text would name the host: check NOTIFY_SENDGRID_HOST
+        return Outcome.permanent(f"{label}: check NOTIFY_SENDGRID_HOST")
     return outcome_of(kind, label)
 
 

@@ -177,7 +177,8 @@ def classify(result: Any) -> Outcome:
         return Outcome.transient(f"{label}: {_cause(result)}")
     if label == "fcm oauth token refused":
         retryable = getattr(result, "retryable", False)
-        return outcome_of(Kind.TRANSIENT if retryable else kind, f"{label}: {str(result)[:200]}")
+        kind = Kind.TRANSIENT if retryable else kind
+        return outcome_of(kind, f"{label}: {type(result).__name__}")
     if label in ("fcm request failed", "fcm credentials error"):
         return outcome_of(kind, f"{label}: {type(result).__name__}")
     return outcome_of(kind, label)

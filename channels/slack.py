@@ -22,7 +22,9 @@ __all__ = ["CHANNEL", "Slack"]
 
 
 def _escape(text: str) -> str:
-    """Slack mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting)."""
+    """Slack mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting):
+    with `&`, `<` and `>` escaped no text can form a link (`<url|text>`), a mention or a
+    command; Slack has no escape for `*`, `_` and `~`, which only style text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
@@ -35,7 +36,7 @@ from proto import (
     encode_event,
 )
 
-__all__ = ["FINAL_STATUSES", "NotifyClient", "give_up_after_s", "make_event"]
+__all__ = ["FINAL_STATUSES", "CurveKeys", "NotifyClient", "give_up_after_s", "make_event"]
 
 FINAL_STATUSES = {AckStatus.DELIVERED, AckStatus.ACK_ERROR}
 #: The service's defaults (NOTIFY_CRITICAL_DEADLINE_S, NOTIFY_NORMAL_TTL_S), plus a minute for
@@ -43,9 +44,37 @@ FINAL_STATUSES = {AckStatus.DELIVERED, AckStatus.ACK_ERROR}
 DEFAULT_CRITICAL_DEADLINE_S = 86400.0
 DEFAULT_NORMAL_TTL_S = 600.0
 FINAL_ACK_GRACE_S = 60.0
+#: How long one send waits for a connected ingress.
+SEND_TIMEOUT_MS = 1000
 #: Resend backoff: first wait, and the longest.
 RESEND_FIRST_S = 2.0
 RESEND_MAX_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class CurveKeys:
+    """A CURVE client's keys (Z85): the ingress's public key, and this client's pair
+    (`notify keys add …` prints them; NOTIFY_CURVE_SERVER_PUBLIC, NOTIFY_CURVE_CLIENT_PUBLIC,
+    NOTIFY_CURVE_CLIENT_SECRET)."""
+
+    server_public: str
+    public: str
+    secret: str
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CurveKeys | None:
+        """The keys the settings name, or None when they name none."""
+        if not settings.curve_server_public:
+            return None
+        return cls(
+            settings.curve_server_public, settings.curve_client_public, settings.curve_client_secret
+        )
+
+    def apply(self, sock: zmq.Socket) -> None:
+        """Make `sock` a CURVE client of the ingress (before it connects)."""
+        sock.curve_serverkey = self.server_public.encode()
+        sock.curve_publickey = self.public.encode()
+        sock.curve_secretkey = self.secret.encode()
 
 
 def give_up_after_s(
@@ -88,16 +117,27 @@ class NotifyClient:
     """One DEALER connected to an ingress ROUTER. Not thread-safe (ZMQ sockets are not)."""
 
     def __init__(
-        self, address: str, identity: bytes | None = None, context: zmq.Context | None = None
+        self,
+        address: str,
+        identity: bytes | None = None,
+        context: zmq.Context | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
         self._context = context or zmq.Context.instance()
         self._socket = self._context.socket(zmq.DEALER)
+        if curve is not None:
+            curve.apply(self._socket)
         #: The routing id the ingress knows this container by (None: a random one).
         self.identity = identity
         if identity:
             # A stable routing id: acks for events sent before a reconnect still reach us.
             self._socket.setsockopt(zmq.ROUTING_ID, identity)
         self._socket.setsockopt(zmq.LINGER, 1000)
+        # Not connected (or the handshake refused): a send gives up instead of blocking; the
+        # event is resent later like any other that got no ack.
+        self._socket.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
+        # Only to an ingress whose handshake completed (CURVE: one that admitted our key).
+        self._socket.setsockopt(zmq.IMMEDIATE, 1)
         # Reconnects are watched, so the events still waiting for an ack are resent at once.
         self._monitor = self._socket.get_monitor_socket(zmq.EVENT_CONNECTED)
         self._socket.connect(address)
@@ -121,12 +161,18 @@ class NotifyClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def send(self, event: UserEvent) -> None:
-        self.send_frame(encode_event(event))
+    def send(self, event: UserEvent) -> bool:
+        """Hand the event to ZMQ; False when no ingress took it within SEND_TIMEOUT_MS."""
+        return self.send_frame(encode_event(event))
 
-    def send_frame(self, frame: bytes) -> None:
-        """Send raw bytes as one frame (also for tests of malformed input)."""
-        self._socket.send(frame)
+    def send_frame(self, frame: bytes) -> bool:
+        """Send raw bytes as one frame (also for tests of malformed input); False when no
+        ingress took it within SEND_TIMEOUT_MS."""
+        try:
+            self._socket.send(frame)
+        except zmq.Again:
+            return False
+        return True
 
     def recv_ack(self, timeout_s: float) -> EventAck | None:
         """The next EventAck within the timeout, or None. Frames that are not acks are skipped."""

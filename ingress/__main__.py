@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from logsetup import configure_logging
-from settings import Settings
+from settings import ExposureError, Settings
 
 from .server import Ingress
 
@@ -17,7 +17,11 @@ def main() -> int:
     except Exception as exc:  # a bad variable: one readable line, no traceback
         print(f"notify-ingress: bad configuration: {exc}", file=sys.stderr)
         return 2
-    ingress = Ingress(settings)
+    try:
+        ingress = Ingress(settings)
+    except (ExposureError, OSError) as exc:  # protected mode, or an unreadable key file
+        print(f"notify-ingress: {exc}", file=sys.stderr)
+        return 2
     ingress.install_signal_handlers()
     ingress.run()
     return 0

@@ -6,6 +6,10 @@
   CRITICAL      -> always the Celery chain; QUEUED once the broker holds it.
   resend        -> the claim's current state replayed as an EventAck.
   invalid       -> ACK_ERROR "<field>: <problem>" when the event id is usable; else counted and logged.
+  not its user  -> ACK_ERROR "not authorized for user …" (a CURVE key may send for its own user
+                   only, or for any as a platform service); no state of that user is touched.
+  too many      -> ACK_ERROR "rate limited: …" for a new event over its sender's or its user's
+                   token bucket (ingress/limits.py), or past the user's cap on events in flight.
 The result is a list of frames to write; only the zmq loop thread touches the sockets.
 """
 
@@ -33,7 +37,7 @@ from proto import (
     validate_event,
 )
 from settings import Settings
-from store import Claim, ClaimState, Seen, Store, mute_key
+from store import Claim, ClaimState, Grant, Seen, Store, mute_key
 from tasks import (
     Carry,
     Job,
@@ -46,6 +50,7 @@ from tasks import (
 )
 
 from . import metrics
+from .limits import RateLimits
 
 __all__ = ["BatchResult", "EventRouter", "Inbound"]
 
@@ -71,10 +76,17 @@ Enqueue = Callable[[Job], bool]
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """One message from the ROUTER: the sender's routing id and its frame."""
+    """One message from the ROUTER: the sender's routing id and its frame, and the sender's
+    CURVE public key (Z85) when the ingress authenticates peers."""
 
     routing_id: bytes
     frame: bytes
+    key: str | None = None
+
+    @property
+    def sender(self) -> str | bytes:
+        """Whose rate limit it counts against: the key, else the connection."""
+        return self.key if self.key is not None else self.routing_id
 
 
 @dataclass(slots=True)
@@ -101,9 +113,23 @@ class EventRouter:
     it; tests pass a recording one.
     """
 
-    def __init__(self, settings: Settings, store: Store, enqueue: Enqueue | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        enqueue: Enqueue | None = None,
+        grant_of: Callable[[str], Grant | None] | None = None,
+    ) -> None:
         self._settings = settings
         self._store = store
+        #: The grant of a sender's key (the ingress's Gate); unused on an unauthenticated ingress.
+        self._grant_of = grant_of or (lambda key: None)
+        self._rates = RateLimits(
+            settings.rate_per_key,
+            settings.burst_per_key,
+            settings.rate_per_user,
+            settings.burst_per_user,
+        )
         self._limits = Limits(settings.max_payload_bytes, settings.max_frame_bytes)
         self._defaults = {
             Priority.NORMAL: parse_channel_list(settings.default_channels_normal),
@@ -117,7 +143,7 @@ class EventRouter:
         queued: list[_Queued] = []
         for inbound in batch:
             event = self._parse(inbound, result)
-            if event is None:
+            if event is None or not self._authorized(inbound, event, result):
                 continue
             if event.delivery.priority == Priority.INFORMATIONAL:
                 result.publishes.append((topic_for(event.user_id), inbound.frame))
@@ -159,6 +185,32 @@ class EventRouter:
             return None
         return event
 
+    def _authorized(self, inbound: Inbound, event: UserEvent, result: BatchResult) -> bool:
+        """May the sender's key send for this event's user? (Always, unauthenticated.)"""
+        if inbound.key is None:
+            return True
+        grant = self._grant_of(inbound.key)
+        if grant is not None and grant.may_send_for(event.user_id):
+            return True
+        reason = "key revoked" if grant is None else f"not authorized for user {event.user_id}"
+        metrics.FRAMES_REJECTED.labels("NotAuthorized", "yes").inc()
+        with event_context(event.event_id):
+            log.warning("refused from key %s…: %s", inbound.key[:8], reason)
+        result.acks.append(
+            (inbound.routing_id, ack_frame(event.event_id, AckStatus.ACK_ERROR, error=reason))
+        )
+        return False
+
+    def _refuse(self, item: _Queued, reason: str, result: BatchResult) -> None:
+        """ACK_ERROR for a new event refused by a limit; its claim (if any) goes."""
+        event = item.event
+        metrics.FRAMES_REJECTED.labels("RateLimited", "yes").inc()
+        with event_context(event.event_id):
+            log.warning("refused: %s", reason)
+        result.acks.append(
+            (item.inbound.routing_id, ack_frame(event.event_id, AckStatus.ACK_ERROR, error=reason))
+        )
+
     def _route_claimed(self, queued: list[_Queued], has_subscriber, result: BatchResult) -> None:
         now_ms = int(time.time() * 1000)
         # Each new event's round 0 goes into the outbox with its claim (store/claims.py).
@@ -171,12 +223,20 @@ class EventRouter:
             ],
             self._settings.ingress_id,
             now_ms,
+            self._settings.max_live_per_user,
         )
         fresh: list[tuple[_Queued, Job, str]] = []
         for item, job, entry, claim in zip(queued, jobs, entries, claims, strict=True):
             if claim.seen == Seen.KNOWN:
                 self._replay(item, claim, result)
                 metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), "resend").inc()
+            elif claim.seen == Seen.LIMITED:
+                cap = self._settings.max_live_per_user
+                reason = f"rate limited: user {item.event.user_id} has {cap} events in flight"
+                self._refuse(item, reason, result)
+            elif reason := self._rates.refusal(item.inbound.sender, item.event.user_id):
+                self._store.claims.release(item.event.user_id, item.event.event_id, job.critical)
+                self._refuse(item, reason, result)
             else:
                 if claim.seen == Seen.RECLAIMED:  # a first-release claim: its own receipt time
                     job = replace(job, received_ms=claim.received_ms)

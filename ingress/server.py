@@ -2,8 +2,13 @@
 
 Sockets (DESIGN.md, "Sockets and the ack relay"): ROUTER with ROUTER_HANDOVER (a reconnecting
 container takes over its half-open predecessor) and ROUTER_MANDATORY with non-blocking sends
-(an ack to a departed container is counted and dropped); ZMQ heartbeats on ROUTER and XPUB;
-ZMQ_MAXMSGSIZE only as a hard cap far above NOTIFY_MAX_FRAME_BYTES (it disconnects the peer).
+(an ack to a departed container is counted and dropped); ZMQ heartbeats on ROUTER and XPUB.
+With a server key both are CURVE servers behind a ZAP handler (ingress/auth.py); without one
+they listen on loopback only (protected mode, settings.guard_bind).
+
+Memory has a ceiling (docs/security.md): ZMQ_MAXMSGSIZE just above NOTIFY_MAX_FRAME_BYTES (a
+larger frame disconnects its peer), RCVHWM frames queued per peer, and a batch of at most
+NOTIFY_INGRESS_BATCH frames and BATCH_BYTES bytes.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from proto import (
     topic_for,
     user_of_topic,
 )
-from settings import Settings
+from settings import Settings, guard_bind, zmq_host
 from store import PRESENCE_TTL_S, Store
 
 from . import metrics
+from .auth import ROUTER_DOMAIN, XPUB_DOMAIN, Gate
 from .relay import DONE_ENDPOINT, RELAY_ENDPOINT, RelayConsumer
 from .routing import EventRouter, Inbound
 
@@ -38,8 +44,13 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_IVL_MS = 5_000
 HEARTBEAT_TIMEOUT_MS = 15_000
-#: Hard cap = this many times the frame limit; above it ZMQ drops the connection.
-HARD_CAP_FACTOR = 16
+#: ZMQ_MAXMSGSIZE = the frame limit + this: a frame over the limit by less still gets its
+#: ACK_ERROR naming the limit; a larger one disconnects its peer (no id can be read from it).
+HARD_CAP_SLACK = 4096
+#: Frames queued per ROUTER peer (and messages per XPUB peer) before ZMQ stops reading it.
+RCVHWM = 100
+#: Most bytes drained from the ROUTER into one batch.
+BATCH_BYTES = 16 * 1024 * 1024
 POLL_MS = 200
 #: Every Redis command of the ingress gives up after this long (the loop must keep serving).
 STORE_TIMEOUT_S = 1.0
@@ -60,9 +71,26 @@ class Ingress:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = Store(settings.redis_url, settings.key_prefix, timeout_s=STORE_TIMEOUT_S)
-        self.events = EventRouter(settings, self.store)
+        self.gate = Gate(self.store, settings.curve_secret)
+        self.events = EventRouter(settings, self.store, grant_of=self.gate.grant)
         self.present: set[str] = set()
+        #: Distinct XPUB topics subscribed now (presence and taps alike), capped.
+        self.topics: set[bytes] = set()
         self._running = True
+        self.router_address = self._guarded(settings.ingress_router, "NOTIFY_INGRESS_ROUTER")
+        self.xpub_address = self._guarded(settings.ingress_xpub, "NOTIFY_INGRESS_XPUB")
+
+    def _guarded(self, address: str, name: str) -> str:
+        """The address to bind in protected mode (ExposureError when it must not)."""
+        host = zmq_host(address)
+        allowed = guard_bind(
+            host,
+            self.gate.secured,
+            self.settings.insecure,
+            f"ingress ({name}={address})",
+            "set NOTIFY_CURVE_SERVER_SECRET (`notify keys server`)",
+        )
+        return address if allowed == host else address.replace(f"//{host}:", f"//{allowed}:", 1)
 
     def stop(self, *_: object) -> None:
         self._running = False
@@ -71,36 +99,59 @@ class Ingress:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
 
-    def _bind(self, context: zmq.Context) -> tuple[zmq.Socket, zmq.Socket, zmq.Socket]:
+    def _bind_peers(self, context: zmq.Context) -> tuple[zmq.Socket, zmq.Socket]:
+        """ROUTER and XPUB, bound (retrying briefly: a rebind follows a close)."""
         router = context.socket(zmq.ROUTER)
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        router.setsockopt(zmq.MAXMSGSIZE, self.settings.max_frame_bytes * HARD_CAP_FACTOR)
+        router.setsockopt(zmq.MAXMSGSIZE, self.settings.max_frame_bytes + HARD_CAP_SLACK)
         xpub = context.socket(zmq.XPUB)
-        for sock in (router, xpub):
+        xpub.setsockopt(zmq.MAXMSGSIZE, 64 * 1024)  # subscriptions are topics: small
+        for sock, domain in ((router, ROUTER_DOMAIN), (xpub, XPUB_DOMAIN)):
             sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
             sock.setsockopt(zmq.LINGER, 1000)
-        router.bind(self.settings.ingress_router)
-        xpub.bind(self.settings.ingress_xpub)
+            sock.setsockopt(zmq.RCVHWM, RCVHWM)
+            self.gate.secure(sock, domain)
+        for sock, address in ((router, self.router_address), (xpub, self.xpub_address)):
+            for attempt in range(50):
+                try:
+                    sock.bind(address)
+                    break
+                except zmq.ZMQError:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.05)
+        return router, xpub
+
+    def _bind_relay(self, context: zmq.Context) -> zmq.Socket:
         relay = context.socket(zmq.PULL)
         relay.setsockopt(zmq.LINGER, 0)
         relay.bind(RELAY_ENDPOINT)
         self._relay_done = context.socket(zmq.PUSH)
         self._relay_done.setsockopt(zmq.LINGER, 0)
         self._relay_done.bind(DONE_ENDPOINT)
-        return router, xpub, relay
+        return relay
 
     def run(self) -> None:
+        if self.settings.insecure and not self.gate.secured:
+            log.warning("NOTIFY_INSECURE=1: listening without authentication (docs/security.md)")
         if self.settings.metrics_port:
-            start_http_server(self.settings.metrics_port)
+            metrics_host = guard_bind(
+                "*", self.gate.secured, self.settings.insecure, "metrics", "set a server key"
+            )
+            start_http_server(
+                self.settings.metrics_port, addr="0.0.0.0" if metrics_host == "*" else metrics_host
+            )
         for problem in self.store.durability_problems():
             log.warning(
                 "ingress: store Redis %s (docs/reliability.md, production settings)", problem
             )
         self.store.presence.reset(self.settings.ingress_id)
         context = zmq.Context()
-        router, xpub, relay = self._bind(context)
+        self.gate.start(context)
+        router, xpub = self._bind_peers(context)
+        relay = self._bind_relay(context)
         consumer = RelayConsumer(context, self.settings.ingress_id)
         consumer.start()
         consumer.ready.wait(10)
@@ -108,10 +159,11 @@ class Ingress:
         for sock in (router, xpub, relay):
             poller.register(sock, zmq.POLLIN)
         log.info(
-            "ingress %s ready: ROUTER %s XPUB %s",
+            "ingress %s ready: ROUTER %s XPUB %s (%s)",
             self.settings.ingress_id,
-            self.settings.ingress_router,
-            self.settings.ingress_xpub,
+            self.router_address,
+            self.xpub_address,
+            "CURVE" if self.gate.secured else "no authentication: loopback unless NOTIFY_INSECURE",
         )
         next_refresh = 0.0
         try:
@@ -123,12 +175,25 @@ class Ingress:
                     self._on_frames(router, xpub)
                 if relay in ready:
                     self._on_relay(relay, router, xpub)
+                if self.gate.refresh():
+                    # A key was revoked: every peer handshakes again, the revoked one is refused.
+                    log.warning("a client key was revoked: rebinding ROUTER and XPUB")
+                    for sock in (router, xpub):
+                        poller.unregister(sock)
+                        sock.close(linger=0)
+                    self.present.clear()
+                    self.topics.clear()
+                    router, xpub = self._bind_peers(context)
+                    poller.register(router, zmq.POLLIN)
+                    poller.register(xpub, zmq.POLLIN)
+                    next_refresh = 0.0
                 if time.monotonic() >= next_refresh:
                     self._mirror_presence()
                     next_refresh = time.monotonic() + PRESENCE_TTL_S / 3
         finally:
             consumer.stop()
             consumer.join(5)
+            self.gate.stop()
             self._clear_presence()
             for sock in (router, xpub, relay, self._relay_done):
                 sock.close()
@@ -150,20 +215,35 @@ class Ingress:
             log.warning("presence not cleared (%s); it expires in %ss", exc, PRESENCE_TTL_S)
 
     def _on_subscriptions(self, xpub: zmq.Socket) -> None:
-        """Drain XPUB (un)subscriptions, then mirror the changed flags in one Redis pipeline."""
+        """Drain XPUB (un)subscriptions, then mirror the changed flags in one Redis pipeline.
+
+        Only a message whose first byte is 1 (subscribe) or 0 (unsubscribe) is one; anything
+        else a peer sends upstream is ignored. At most NOTIFY_MAX_TOPICS topics count.
+        """
         changes: dict[str, bool] = {}
         while True:
             try:
                 message = xpub.recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            if not message:
+            if not message or message[0] not in (0, 1):
+                metrics.SUBSCRIPTIONS.labels("ignored").inc()
                 continue
             subscribed, topic = message[0] == 1, message[1:]
+            if subscribed and topic not in self.topics:
+                if len(self.topics) >= self.settings.max_topics:
+                    metrics.SUBSCRIPTIONS.labels("over_cap").inc()
+                    log.warning(
+                        "XPUB topic ignored: NOTIFY_MAX_TOPICS=%d reached", len(self.topics)
+                    )
+                    continue
+                self.topics.add(topic)
+            elif not subscribed:
+                self.topics.discard(topic)
             metrics.SUBSCRIPTIONS.labels("subscribe" if subscribed else "unsubscribe").inc()
             user_id = user_of_topic(topic)
             if user_id is None:
-                continue  # a tap on another prefix is allowed but is not presence
+                continue  # a tap on another prefix (a subscriber key's) is not presence
             if subscribed:
                 self.present.add(user_id)
             else:
@@ -180,16 +260,25 @@ class Ingress:
 
     def _on_frames(self, router: zmq.Socket, xpub: zmq.Socket) -> None:
         batch: list[Inbound] = []
-        while len(batch) < self.settings.ingress_batch:
+        size = 0
+        secured = self.gate.secured
+        while len(batch) < self.settings.ingress_batch and size < BATCH_BYTES:
             try:
-                parts = router.recv_multipart(zmq.NOBLOCK)
+                parts = router.recv_multipart(zmq.NOBLOCK, copy=not secured)
             except zmq.Again:
                 break
             if len(parts) != 2:
                 metrics.FRAMES_REJECTED.labels("Multipart", "no").inc()
-                log.warning("rejected message of %d frames from %s", len(parts) - 1, parts[0].hex())
+                log.warning(
+                    "rejected message of %d frames from %s", len(parts) - 1, bytes(parts[0]).hex()
+                )
                 continue
-            batch.append(Inbound(parts[0], parts[1]))
+            if secured:  # the peer's key, from the CURVE handshake (ZMQ's User-Id metadata)
+                inbound = Inbound(parts[0].bytes, parts[1].bytes, parts[1].get("User-Id"))
+            else:
+                inbound = Inbound(parts[0], parts[1])
+            size += len(inbound.frame)
+            batch.append(inbound)
         if not batch:
             return
         try:

@@ -10,13 +10,22 @@ from store import Store
 
 from .messages import ClientMessageError, event_message, parse_ack
 from .server import DEFAULT_HOST, DEFAULT_PORT, SessionServer, run
-from .tokens import DEFAULT_TTL_S, TokenError, load_secret, make_token, verify_token
+from .tokens import (
+    DEFAULT_TTL_S,
+    SessionGrant,
+    TokenError,
+    load_secret,
+    make_token,
+    read_token,
+    verify_token,
+)
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "DEFAULT_TTL_S",
     "ClientMessageError",
+    "SessionGrant",
     "SessionServer",
     "TokenError",
     "event_message",
@@ -25,6 +34,7 @@ __all__ = [
     "make_token",
     "page_url",
     "parse_ack",
+    "read_token",
     "run",
     "verify_token",
 ]

@@ -41,6 +41,8 @@ SEND_QUEUE = 1000
 SENT_MEMORY = 4096
 #: WebSocket close code for a browser that does not keep up (1013: try again later).
 CLOSE_TOO_SLOW = 1013
+#: WebSocket close code for a token that stopped holding (1008: policy violation).
+CLOSE_TOKEN = 1008
 
 
 @dataclass(eq=False, slots=True)
@@ -60,6 +62,12 @@ class Session:
 
     def start(self) -> None:
         self.writer = asyncio.create_task(self._write(), name=f"session-writer-{self.user_id}")
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the socket (once) with `code` and `reason`."""
+        if self.closer is None:
+            log.info("user=%s session closed: %s", self.user_id, reason)
+            self.closer = asyncio.create_task(self.connection.close(code, reason))
 
     def push(self, text: str) -> None:
         """Queue a message; close the socket when it is hopelessly behind."""
@@ -161,6 +169,26 @@ class Hub:
         """Open sessions of one user."""
         user = self._users.get(user_id)
         return len(user.sessions) if user else 0
+
+    # Tokens stop holding.
+
+    def enforce(self, now: float, revoked_before: dict[str, float]) -> int:
+        """Close every socket whose token expired, or was signed before its user's revocation
+        (`revoked_before`: user -> time); returns how many were closed."""
+        closed = 0
+        for user_id, user in list(self._users.items()):
+            for session in list(user.sessions):
+                grant = getattr(session.connection, "token_grant", None)
+                if grant is None:
+                    continue
+                if now >= grant.expires_at:
+                    session.close(CLOSE_TOKEN, "token expired")
+                elif grant.issued_at < revoked_before.get(user_id, 0.0):
+                    session.close(CLOSE_TOKEN, "token revoked")
+                else:
+                    continue
+                closed += 1
+        return closed
 
     # XPUB -> browsers.
 

@@ -3,9 +3,10 @@
 Routes:
 
 - ``GET /``: the session page (``page.html``), self-contained.
-- ``GET /ws?token=TOKEN`` with a WebSocket upgrade: the session. A missing, malformed, forged or
-  expired token is refused here, before the upgrade, with HTTP 401 and the reason as the body;
-  a good one sets ``connection.username`` to the user id.
+- ``GET /ws?token=TOKEN`` with a WebSocket upgrade: the session. A missing, malformed, forged,
+  expired or revoked token is refused here, before the upgrade, with HTTP 401 and the reason as
+  the body; a good one sets ``connection.username`` to the user id and ``connection.token_grant``
+  to what it grants (the hub closes the socket when the token expires or is revoked).
 - ``GET /whoami?token=TOKEN``: 200 with ``{"user_id": …}`` or 401 with the reason. Browsers
   cannot read a refused WebSocket handshake's status, so the page asks here to say why.
 - ``GET /healthz``: 200 ``ok``. Anything else: 404.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import http
 import json
+from collections.abc import Callable
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +27,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from .tokens import TokenError, verify_token
+from .tokens import SessionGrant, TokenError, read_token
 
 __all__ = ["Handshake", "page_html"]
 
@@ -64,23 +66,36 @@ def _text(status: http.HTTPStatus, text: str) -> Response:
 
 
 class Handshake:
-    """``process_request`` for the session server: routes, and the token check at the upgrade."""
+    """``process_request`` for the session server: routes, and the token check at the upgrade.
 
-    def __init__(self, secret: bytes) -> None:
+    Parameters: `secret`, the token key; `revoked_before(user_id)`, the time before which that
+    user's tokens are revoked (0 when never).
+    """
+
+    def __init__(self, secret: bytes, revoked_before: Callable[[str], float]) -> None:
         self._secret = secret
+        self._revoked_before = revoked_before
         self._page = page_html()
 
-    def _user(self, query: str) -> str:
+    def _grant(self, query: str) -> SessionGrant:
         tokens = parse_qs(query).get("token") or [""]
-        return verify_token(self._secret, tokens[0])
+        grant = read_token(self._secret, tokens[0])
+        if grant.issued_at < self._revoked_before(grant.user_id):
+            raise TokenError("revoked token")
+        return grant
+
+    def _user(self, query: str) -> str:
+        return self._grant(query).user_id
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         if url.path == WS_PATH:
             try:
-                connection.username = self._user(url.query)
+                grant = self._grant(url.query)
             except TokenError as exc:
                 return _text(http.HTTPStatus.UNAUTHORIZED, str(exc))
+            connection.username = grant.user_id
+            connection.token_grant = grant  # the hub closes the socket when it stops holding
             return None  # go on with the upgrade (a plain GET gets websockets' 426)
         if url.path in ("/", "/index.html"):
             return _response(

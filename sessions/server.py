@@ -15,7 +15,9 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -24,7 +26,8 @@ import zmq.asyncio
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from settings import Settings
+from client import CurveKeys
+from settings import ExposureError, Settings, guard_bind
 from store import Store, StoreError
 
 from .hub import Hub
@@ -36,7 +39,8 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "SessionServer", "run"]
 log = logging.getLogger(__name__)
 
 #: Where the session server listens unless told otherwise.
-DEFAULT_HOST = "0.0.0.0"
+#: "*": every interface with a subscriber key, else loopback only (protected mode).
+DEFAULT_HOST = "*"
 #: The session WebSocket port (DESIGN.md "Ports").
 DEFAULT_PORT = 8570
 #: A recorded ack lives at least this long, and at least twice the WEB channel's wait.
@@ -48,11 +52,14 @@ HEARTBEAT_IVL_MS = 5_000
 HEARTBEAT_TIMEOUT_MS = 15_000
 #: How long closing the SUB may take to flush its unsubscriptions.
 LINGER_MS = 1_000
+#: How often open sockets are checked for an expired or revoked token.
+ENFORCE_S = 1.0
 #: How long `SessionServer.start` waits for the server to listen.
 STARTUP_TIMEOUT_S = 10.0
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    host = "0.0.0.0" if host == "*" else host
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -61,7 +68,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
+    if host in ("0.0.0.0", "", "*"):
         return "127.0.0.1"
     if host == "::":
         return "[::1]"
@@ -88,8 +95,12 @@ class SessionServer:
         self.settings = settings
         self.store = store
         self.xpub_addresses = list(xpub_addresses or settings.session_xpubs)
+        self._curve = CurveKeys.from_settings(settings)
         self.ack_ttl_s = max(2 * settings.web_ack_timeout_s, MIN_ACK_TTL_S)
-        self._handshake = Handshake(load_secret(settings, store))
+        self._handshake = Handshake(
+            load_secret(settings, store),
+            lambda user_id: store.sessions_revoked_before([user_id])[user_id],
+        )
         self._socket = _bind(host, port)
         self.host = host
         self.port: int = self._socket.getsockname()[1]
@@ -123,10 +134,13 @@ class SessionServer:
         sub.setsockopt(zmq.LINGER, LINGER_MS)
         sub.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
         sub.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+        if self._curve is not None:  # a subscriber key (`notify keys add --subscriber`)
+            self._curve.apply(sub)
         for address in self.xpub_addresses:
             sub.connect(address)
         self.hub = hub = Hub(sub, self.store, self.ack_ttl_s)
         pump = asyncio.create_task(hub.pump(), name="xpub-pump")
+        enforcer = asyncio.create_task(self._enforce(hub), name="token-enforcer")
         try:
             async with serve(
                 self._session,
@@ -144,13 +158,26 @@ class SessionServer:
                 server.close()
                 await server.wait_closed()
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            for task in (pump, enforcer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             hub.unsubscribe_all()
             sub.close()  # lingers up to LINGER_MS to flush the unsubscriptions
             context.term()
             log.info("session server stopped")
+
+    async def _enforce(self, hub: Hub) -> None:
+        """Every ENFORCE_S: close the sockets whose token expired or whose user was revoked."""
+        while True:
+            await asyncio.sleep(ENFORCE_S)
+            try:
+                users = sorted(hub.users())
+                revoked = await asyncio.to_thread(self.store.sessions_revoked_before, users)
+            except StoreError as exc:  # expiry still holds; revocations wait for Redis
+                log.warning("session revocations not read: %s", type(exc).__name__)
+                revoked = {}
+            hub.enforce(time.time(), revoked)
 
     # Background thread (tests, tools).
 
@@ -211,8 +238,22 @@ def run(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) 
 
         configure_logging()
     store = Store(settings.redis_url, settings.key_prefix)
+    secured = CurveKeys.from_settings(settings) is not None
     try:
-        server = SessionServer(settings, store, host, port)
+        host = guard_bind(
+            host,
+            secured,
+            settings.insecure,
+            f"session server (--host {host})",
+            "give it a subscriber key (NOTIFY_CURVE_CLIENT_* from `notify keys add --subscriber`)",
+        )
+    except ExposureError as exc:
+        print(f"notify sessions: {exc}", file=sys.stderr)
+        return 2
+    if settings.insecure and not secured:
+        log.warning("NOTIFY_INSECURE=1: the session server listens without a subscriber key")
+    try:
+        server = SessionServer(settings, store, "0.0.0.0" if host == "*" else host, port)
     except (StoreError, OSError) as exc:
         log.error("session server cannot start: %s: %s", type(exc).__name__, exc)
         return 1

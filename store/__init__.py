@@ -4,6 +4,7 @@ due set; keys.py names every key. Nothing outside this package talks to Redis.""
 from __future__ import annotations
 
 import secrets
+import time
 
 import redis
 
@@ -21,6 +22,7 @@ from .delivery_log import DeliveryLog
 from .directory import Directory, UserProfile, mute_key
 from .due import DueWork, link_member, round_member
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
+from .keyring import Grant, KeyRing, Role
 from .keys import CLAIM_TTL_S, Keys
 from .presence import PRESENCE_TTL_S, Presence
 from .telegram import LINK_TOKEN_TTL_S, TelegramLinks
@@ -41,8 +43,11 @@ __all__ = [
     "EmbeddedRedisError",
     "Fence",
     "Finalized",
+    "Grant",
+    "KeyRing",
     "Keys",
     "Presence",
+    "Role",
     "Seen",
     "Store",
     "StoreError",
@@ -97,6 +102,7 @@ class Store:
         self.due = DueWork(self.client, self.keys)
         self.telegram = TelegramLinks(self.client, self.keys, self.directory)
         self.web_acks = WebAcks(self.client, self.keys)
+        self.keyring = KeyRing(self.client, self.keys)
 
     def record_fast_deliveries(self, events: list[tuple[str, str]], detail: str) -> None:
         """NORMAL events handed to a live subscriber by the ingress: DELIVERED via WEB, and one
@@ -140,6 +146,18 @@ class Store:
         if config.get("appendonly") != "yes" and not config.get("save"):
             problems.append("no persistence (appendonly no, save ''): a restart loses everything")
         return problems
+
+    def revoke_sessions(self, user_id: str, at: float | None = None) -> None:
+        """Every session token of `user_id` signed before `at` (now) is revoked."""
+        at = time.time() if at is None else at
+        self.client.set(self.keys.sessions_not_before(user_id), repr(at), ex=CLAIM_TTL_S)
+
+    def sessions_revoked_before(self, user_ids: list[str]) -> dict[str, float]:
+        """For each user, the time before which their session tokens are revoked (0: never)."""
+        if not user_ids:
+            return {}
+        values = self.client.mget([self.keys.sessions_not_before(u) for u in user_ids])
+        return {u: float(v) if v else 0.0 for u, v in zip(user_ids, values, strict=True)}
 
     def session_secret(self) -> bytes:
         """The deployment's generated session-token key, created by whoever came first.

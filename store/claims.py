@@ -47,6 +47,7 @@ class Seen(StrEnum):
     """What a claim attempt found."""
 
     NEW = "NEW"  #: first receipt: route it
+    LIMITED = "LIMITED"  #: first receipt, but the user has too many events in flight: refuse
     RECLAIMED = "RECLAIMED"  #: a first-release PENDING claim with no outbox entry: route again
     KNOWN = "KNOWN"  #: seen before: replay its state
 
@@ -97,6 +98,12 @@ _CLAIM = """
 local now = tonumber(ARGV[1])
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
+  -- The user's events in flight, capped: one user cannot fill Redis with claims.
+  if tonumber(redis.call('GET', KEYS[5]) or 0) >= tonumber(ARGV[10]) then
+    return {'LIMITED', 'PENDING', tostring(now), '', ''}
+  end
+  redis.call('INCR', KEYS[5])
+  redis.call('EXPIRE', KEYS[5], ARGV[3])
   redis.call('HSET', KEYS[1], 'state', 'PENDING', 'lease_until', now + tonumber(ARGV[2]),
              'received_ms', now, 'round', 0, 'routing_id', ARGV[4], 'ingress_id', ARGV[5])
   redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -137,6 +144,7 @@ return 0
 
 _RELEASE = """
 if redis.call('HGET', KEYS[1], 'state') == 'PENDING' then
+  if tonumber(redis.call('GET', KEYS[5]) or 0) > 0 then redis.call('DECR', KEYS[5]) end
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[4], ARGV[2])
@@ -153,6 +161,7 @@ if f[1] ~= 'DELIVERED' and f[1] ~= 'ACK_ERROR' then
   if tonumber(f[2]) ~= tonumber(ARGV[4]) then return {'STALE', '', '', '', ''} end
   redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error', ARGV[3])
   f[1], f[3], f[4] = ARGV[1], ARGV[2], ARGV[3]
+  if tonumber(redis.call('GET', KEYS[5]) or 0) > 0 then redis.call('DECR', KEYS[5]) end
 end
 -- Final: nothing watches it any more.
 redis.call('ZREM', KEYS[2], ARGV[5])
@@ -165,6 +174,7 @@ _EXPIRE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'ingress_id', 'routing_id')
 if f[1] == 'PENDING' or f[1] == 'QUEUED' then
   redis.call('HSET', KEYS[1], 'state', 'ACK_ERROR', 'error', ARGV[1])
+  if tonumber(redis.call('GET', KEYS[2]) or 0) > 0 then redis.call('DECR', KEYS[2]) end
   return {f[2] or '', f[3] or ''}
 end
 return false
@@ -262,9 +272,11 @@ class Claims:
         items: list[tuple[str, str, bytes, bool, str]],
         ingress_id: str,
         now_ms: int,
+        max_live: int = 1_000_000,
     ) -> list[Claim]:
         """Claim each (user_id, event_id, routing_id, critical, round-0 entry) in one pipeline;
-        a new one's entry goes into the due set, due OUTBOX_GRACE_S from now."""
+        a new one's entry goes into the due set, due OUTBOX_GRACE_S from now. A new event of a
+        user with `max_live` events in flight already is LIMITED (and not claimed)."""
         pipe = self._client.pipeline(transaction=False)
         due_at = now_ms / 1000 + OUTBOX_GRACE_S
         for user_id, event_id, routing_id, critical, entry in items:
@@ -274,6 +286,7 @@ class Claims:
                     self._keys.due(),
                     self._keys.due_entries(),
                     self._open_key(critical),
+                    self._keys.live_claims(user_id),
                 ],
                 args=[
                     now_ms,
@@ -285,6 +298,7 @@ class Claims:
                     entry,
                     due_at,
                     open_member(user_id, event_id),
+                    max_live,
                 ],
                 client=pipe,
             )
@@ -325,6 +339,7 @@ class Claims:
                 self._keys.due(),
                 self._keys.due_entries(),
                 self._open_key(critical),
+                self._keys.live_claims(user_id),
             ],
             args=[round_member(user_id, event_id, 0), open_member(user_id, event_id)],
         )
@@ -349,6 +364,7 @@ class Claims:
                 self._keys.inflight(),
                 self._open_key(True),
                 self._open_key(False),
+                self._keys.live_claims(user_id),
             ],
             args=[state.value, delivered_via, error, round_no, open_member(user_id, event_id)],
             client=pipe or self._client,
@@ -364,7 +380,10 @@ class Claims:
     def expire(self, user_id: str, event_id: str, error: str) -> tuple[str, bytes] | None:
         """ACK_ERROR for an event still open past its deadline or TTL; (ingress id, routing id)
         to ack it to, or None when it was final already."""
-        where = self._expire(keys=[self._keys.claim(user_id, event_id)], args=[error])
+        where = self._expire(
+            keys=[self._keys.claim(user_id, event_id), self._keys.live_claims(user_id)],
+            args=[error],
+        )
         if not where:
             return None
         return _text(where[0]), bytes.fromhex(_text(where[1]))

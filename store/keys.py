@@ -59,6 +59,22 @@ class Keys:
         (unix s); one set per priority, so the sweep finds those past their deadline or TTL."""
         return f"{self.prefix}open:{'critical' if critical else 'normal'}"
 
+    def client_keys(self) -> str:
+        """Hash: CURVE client public key (Z85) -> its grant, JSON (store/keyring.py)."""
+        return f"{self.prefix}keys"
+
+    def client_keys_version(self) -> str:
+        """Counter: goes up on every change of the key registry."""
+        return f"{self.prefix}keys:version"
+
+    def live_claims(self, user_id: str) -> str:
+        """Counter: the user's events not yet final (capped: NOTIFY_MAX_LIVE_PER_USER)."""
+        return f"{self.prefix}live:{{{user_id}}}"
+
+    def sessions_not_before(self, user_id: str) -> str:
+        """String: unix time before which this user's session tokens are revoked."""
+        return f"{self.prefix}sessrevoke:{{{user_id}}}"
+
     def send_lease(self, user_id: str, event_id: str) -> str:
         """String: the one attempt allowed to call a provider for this event now (a token)."""
         return f"{self.prefix}sending:{{{user_id}}}:{event_id}"

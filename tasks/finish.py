@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -34,9 +35,28 @@ log = logging.getLogger(__name__)
 MIN_ROUND_LEFT_S = 1.0
 
 
+#: What an ACK_ERROR must never show a container: URLs (webhook URLs are credentials, API URLs
+#: name internal hosts), IP addresses, host:port pairs.
+_HOSTS = re.compile(
+    r"[a-z][a-z0-9+.-]*://\S+"
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"
+    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+:\d{2,5}\b",
+    re.IGNORECASE,
+)
+
+
+def _no_hosts(text: str) -> str:
+    return _HOSTS.sub("<host>", text)
+
+
 def error_message(outcomes: list[dict[str, Any]]) -> str:
-    """The ACK_ERROR text: every channel's reason, in plan order. When no channel was even tried
-    because none that needs an address had one, it says so first."""
+    """The ACK_ERROR text: every channel's reason, in plan order, with no URL or host in it.
+    When no channel was even tried because none that needs an address had one, it says so
+    first."""
+    return _no_hosts(_reasons(outcomes))
+
+
+def _reasons(outcomes: list[dict[str, Any]]) -> str:
     missing = [o for o in outcomes if o.get("skip") == SkipCode.NO_ADDRESS]
     others = [o for o in outcomes if o.get("skip") != SkipCode.NO_ADDRESS]
     parts = [f"{o['channel']}: {o['kind']} ({o['detail']})" for o in others]

@@ -205,3 +205,25 @@ def test_every_command_has_an_example_on_lines_of_its_own(stack_env):
     top = notify(stack_env, "--help").stdout
     assert "\n    notify user set alice --discord-webhook" in top
     assert "\n    notify send --user alice" in top
+
+
+def test_keys_server_add_list_revoke(stack_env, store):
+    server = notify(stack_env, "keys", "server")
+    assert server.returncode == 0
+    public, secret = server.stdout.split()
+    assert len(public) == len(secret) == 40  # Z85 of 32 bytes
+
+    added = notify(stack_env, "keys", "add", "alice-keys")
+    key = added.stdout.split()[0]
+    subscriber = notify(stack_env, "keys", "add", "--subscriber", "sessions-1").stdout.split()[0]
+    listed = notify(stack_env, "keys", "list").stdout
+    assert f"{key} container alice-keys" in listed
+    assert f"{subscriber} subscriber sessions-1" in listed
+
+    assert notify(stack_env, "keys", "revoke", key).returncode == 0
+    assert key not in notify(stack_env, "keys", "list").stdout
+    gone = notify(stack_env, "keys", "revoke", key)
+    assert (gone.returncode, gone.stderr.strip()) == (1, f"notify: no such key: {key}")
+    both = notify(stack_env, "keys", "add", "bob", "--subscriber", "x")
+    assert both.returncode == 2
+    assert "exactly one of USER_ID, --subscriber NAME, --any-user NAME" in both.stderr

@@ -324,3 +324,17 @@ def test_a_number_with_a_huge_exponent_stays_short() -> None:
     raw = b'{"side": "buy", "symbol": "BTC/USDT", "fill_price": 1e50000000, "fill_quantity": 1E-400000}'
     summary = summarize(from_wire("ORDER_FILLED", raw))
     assert summary.title == "Order filled — BUY 1E-400000 BTC/USDT @ 1E+50000000"
+
+
+def test_discord_text_cannot_format_or_link() -> None:
+    item = notice(
+        "STRATEGY_LOG",
+        {"strategy_name": "x", "message": "[free money](http://evil.example) **now** `rm`"},
+    )
+    body = discord_channel.CHANNEL.render(item)
+    for text in (body["content"], body["embeds"][0]["title"]):
+        assert "[free money](" not in text
+        assert r"\[free money\](http://evil.example)" in text
+        assert r"\*\*now\*\*" in text and r"\`rm\`" in text
+    heading = discord_channel.CHANNEL.render(notice("STRATEGY_LOG", {"message": "x"}))
+    assert not heading["embeds"][0]["description"].startswith("#")

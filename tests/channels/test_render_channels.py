@@ -151,10 +151,10 @@ def test_rendering_on_every_channel(event_type: str):
         assert line in summarize(notice).lines
 
     body = discord.CHANNEL.render(notice)
-    assert body["embeds"][0]["title"] == title
-    assert body["content"] == title
+    assert body["embeds"][0]["title"] == discord.escape(title)  # Discord markdown, escaped
+    assert body["content"] == discord.escape(title)
     if line:
-        assert line in body["embeds"][0]["description"]
+        assert discord.escape(line) in body["embeds"][0]["description"]
 
     escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     blocks = slack.CHANNEL.render(notice)

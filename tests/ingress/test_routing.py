@@ -226,3 +226,32 @@ def test_normal_fast_path_respects_a_web_mute(pipeline, client, subscribe, acks,
         ChannelType.DISCORD,
     )
     assert not sub.poll(500), "muted: nothing published to the session"
+
+
+def test_only_subscribe_and_unsubscribe_messages_count_as_presence(
+    pipeline, settings, store, new_id
+):
+    """An XSUB may send the XPUB anything upstream: only a first byte of 1 or 0 is a (un)subscribe."""
+    import time
+
+    user = new_id("forged")
+    xsub = zmq.Context.instance().socket(zmq.XSUB)
+    xsub.setsockopt(zmq.LINGER, 0)
+    xsub.connect(settings.xpub_connect)
+    try:
+        xsub.send(b"\x02" + user.encode() + b"\x00")
+        xsub.send(b"\x01" + user.encode() + b"\x00")
+        deadline = time.monotonic() + 10
+        while not store.presence.is_present(user):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        xsub.send(b"\x07" + user.encode() + b"\x00")  # not an unsubscribe: presence stays
+        time.sleep(1.0)
+        assert store.presence.is_present(user)
+        xsub.send(b"\x00" + user.encode() + b"\x00")
+        deadline = time.monotonic() + 10
+        while store.presence.is_present(user):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        xsub.close()

@@ -226,3 +226,18 @@ def test_no_address_is_named_first_when_nothing_could_be_tried() -> None:
         "no address for any requested channel: TELEGRAM, EMAIL; "
         "ACTIVE_SESSION: skipped (no live session on any channel)"
     )
+
+
+def test_an_ack_error_never_names_a_host_or_a_url() -> None:
+    outcomes = [
+        outcome_of(
+            "DISCORD",
+            Outcome.transient("connect to https://discord.com/api/webhooks/1/SECRET failed"),
+        ),
+        outcome_of("EMAIL", Outcome.transient("sendgrid at 10.0.3.7:8443 refused")),
+        outcome_of("PUSH", Outcome.transient("fcm via fcm.internal.corp:443 reset")),
+    ]
+    message = error_message(outcomes)
+    assert "SECRET" not in message and "discord.com" not in message
+    assert "10.0.3.7" not in message and "fcm.internal.corp" not in message
+    assert message.count("<host>") == 3
