@@ -22,7 +22,7 @@ MESSAGES = st.one_of(
 )
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(MESSAGES)
 def test_parse_ack_refuses_with_a_reason_or_returns_an_id(message) -> None:
     try:
