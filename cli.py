@@ -614,9 +614,11 @@ def keys_list() -> None:
 def keys_revoke(public: str) -> None:
     """Revoke a client key: refused at once, its connections dropped within seconds.
 
+    A Z85 key may start with "-": put `--` before it.
+
     \b
     Example:
-      notify keys revoke 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7'
+      notify keys revoke -- 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7'
     """
     if not _store(_settings()).keyring.revoke(public):
         typer.echo(f"notify: no such key: {public}", err=True)

@@ -100,7 +100,7 @@ def run(count: int) -> bool:
                     peers[n % PEERS].send(valid[n // 100])
                 if n % 1000 == 0:
                     for stranger in strangers:  # refused at the handshake: the send times out
-                        stranger_sends += stranger.send(valid_event(users[0]))
+                        stranger_sends += stranger.send(valid_event(users[0]), wait_s=0.2)
                         stranger_sends += stranger.recv_ack(0) is not None
                     drain()
                 if n % max(1, count // 10) == 0:

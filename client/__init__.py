@@ -44,8 +44,10 @@ FINAL_STATUSES = {AckStatus.DELIVERED, AckStatus.ACK_ERROR}
 DEFAULT_CRITICAL_DEADLINE_S = 86400.0
 DEFAULT_NORMAL_TTL_S = 600.0
 FINAL_ACK_GRACE_S = 60.0
-#: How long one send waits for a connected ingress.
-SEND_TIMEOUT_MS = 1000
+#: How long a single send waits for a connected ingress (resends in a loop do not wait).
+CONNECT_WAIT_S = 1.0
+#: A resend that found no connected ingress is tried again this soon.
+RECONNECT_RETRY_S = 0.1
 #: Resend backoff: first wait, and the longest.
 RESEND_FIRST_S = 2.0
 RESEND_MAX_S = 30.0
@@ -133,10 +135,8 @@ class NotifyClient:
             # A stable routing id: acks for events sent before a reconnect still reach us.
             self._socket.setsockopt(zmq.ROUTING_ID, identity)
         self._socket.setsockopt(zmq.LINGER, 1000)
-        # Not connected (or the handshake refused): a send gives up instead of blocking; the
-        # event is resent later like any other that got no ack.
-        self._socket.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
-        # Only to an ingress whose handshake completed (CURVE: one that admitted our key).
+        # Only to an ingress whose handshake completed (CURVE: one that admitted our key); a
+        # send with none gives up (after `wait_s`) and the event is resent later.
         self._socket.setsockopt(zmq.IMMEDIATE, 1)
         # Reconnects are watched, so the events still waiting for an ack are resent at once.
         self._monitor = self._socket.get_monitor_socket(zmq.EVENT_CONNECTED)
@@ -161,15 +161,18 @@ class NotifyClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def send(self, event: UserEvent) -> bool:
-        """Hand the event to ZMQ; False when no ingress took it within SEND_TIMEOUT_MS."""
-        return self.send_frame(encode_event(event))
+    def send(self, event: UserEvent, wait_s: float = CONNECT_WAIT_S) -> bool:
+        """Hand the event to ZMQ; False when no ingress is connected within `wait_s` (0: do
+        not wait, as a loop of resends wants)."""
+        return self.send_frame(encode_event(event), wait_s)
 
-    def send_frame(self, frame: bytes) -> bool:
+    def send_frame(self, frame: bytes, wait_s: float = CONNECT_WAIT_S) -> bool:
         """Send raw bytes as one frame (also for tests of malformed input); False when no
-        ingress took it within SEND_TIMEOUT_MS."""
+        ingress is connected within `wait_s`."""
+        if wait_s and not self._socket.poll(int(wait_s * 1000), zmq.POLLOUT):
+            return False
         try:
-            self._socket.send(frame)
+            self._socket.send(frame, zmq.NOBLOCK)
         except zmq.Again:
             return False
         return True
@@ -201,19 +204,21 @@ class NotifyClient:
         the wait without a final ack. INFORMATIONAL events get no ack: sent once, nothing yielded.
         """
         self.reconnected()  # the first connect is no reason to resend
-        self.send(event)
+        sent = self.send(event)
         if event.delivery.priority == Priority.INFORMATIONAL:
             return
         deadline = time.monotonic() + (give_up_after_s(event) if timeout_s is None else timeout_s)
         wait = resend_every_s
-        next_resend = time.monotonic() + wait
+        next_resend = time.monotonic() + (wait if sent else RECONNECT_RETRY_S)
         while (now := time.monotonic()) < deadline:
             ack = self.recv_ack(min(deadline, next_resend, now + 0.25) - now)
             if ack is None:
                 if self.reconnected() or time.monotonic() >= next_resend:
-                    self.send(event)
-                    wait = min(wait * 2, RESEND_MAX_S)
-                    next_resend = time.monotonic() + wait
+                    if self.send(event, wait_s=0):
+                        wait = min(wait * 2, RESEND_MAX_S)
+                        next_resend = time.monotonic() + wait
+                    else:
+                        next_resend = time.monotonic() + RECONNECT_RETRY_S
                 continue
             if ack.event_id != event.event_id:
                 continue

@@ -220,9 +220,9 @@ def test_keys_server_add_list_revoke(stack_env, store):
     assert f"{key} container alice-keys" in listed
     assert f"{subscriber} subscriber sessions-1" in listed
 
-    assert notify(stack_env, "keys", "revoke", key).returncode == 0
+    assert notify(stack_env, "keys", "revoke", "--", key).returncode == 0
     assert key not in notify(stack_env, "keys", "list").stdout
-    gone = notify(stack_env, "keys", "revoke", key)
+    gone = notify(stack_env, "keys", "revoke", "--", key)
     assert (gone.returncode, gone.stderr.strip()) == (1, f"notify: no such key: {key}")
     both = notify(stack_env, "keys", "add", "bob", "--subscriber", "x")
     assert both.returncode == 2

@@ -208,7 +208,7 @@ class Containers:
             sent = _Sent(event, container, self._first)
             self.events[event.event_id] = sent
             self._pending[container][event.event_id] = sent
-            self.clients[container].send(event)
+            self.clients[container].send(event, wait_s=0)
             heapq.heappush(self._resends, (now + sent.wait, event.event_id))
 
     def final(self) -> dict[str, int]:
@@ -216,9 +216,11 @@ class Containers:
         return {eid: sent.acks[-1] for eid, sent in self.events.items() if sent.final}
 
     def _resend(self, sent: _Sent, now: float) -> None:
-        self.clients[sent.container].send(sent.event)
-        sent.wait = min(sent.wait * 2, self.RESEND_MAX_S)
-        heapq.heappush(self._resends, (now + sent.wait, sent.event.event_id))
+        if self.clients[sent.container].send(sent.event, wait_s=0):
+            sent.wait = min(sent.wait * 2, self.RESEND_MAX_S)
+            heapq.heappush(self._resends, (now + sent.wait, sent.event.event_id))
+        else:  # no ingress connected: try again soon
+            heapq.heappush(self._resends, (now + 0.2, sent.event.event_id))
 
     def pump(self, seconds: float) -> None:
         """Read acks and resend what is due, for `seconds`."""
