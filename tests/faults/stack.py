@@ -109,10 +109,13 @@ class Stack:
         process.log_path = log_path  # type: ignore[attr-defined]
         return process
 
-    def start_worker(self, number: int, concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, number: int, concurrency: int = 2, pool: str = "prefork"
+    ) -> subprocess.Popen:
         args = [
             sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel=INFO",
-            f"--concurrency={concurrency}", "-n", f"fault{number}-{uuid.uuid4().hex[:4]}@%h",
+            f"--concurrency={concurrency}", f"--pool={pool}",
+            "-n", f"fault{number}-{uuid.uuid4().hex[:4]}@%h",
         ]  # fmt: skip
         worker = self._spawn(f"worker{number}", args)
         wait_for_line(worker.log_path, "ready.", worker, 60)
@@ -179,6 +182,9 @@ class _Sent:
     wait: float
     acks: list[int] = field(default_factory=list)
     error: str = ""
+    #: When it was first sent and when its final ack came (monotonic), for latencies.
+    sent_at: float = 0.0
+    final_at: float = 0.0
 
     @property
     def final(self) -> bool:
@@ -205,7 +211,7 @@ class Containers:
         now = time.monotonic()
         for event in events:
             container = len(self.events) % len(self.clients)
-            sent = _Sent(event, container, self._first)
+            sent = _Sent(event, container, self._first, sent_at=now)
             self.events[event.event_id] = sent
             self._pending[container][event.event_id] = sent
             self.clients[container].send(event, wait_s=0)
@@ -233,6 +239,7 @@ class Containers:
                         sent.acks.append(ack.status)
                         sent.error = ack.error_message
                         if sent.final:
+                            sent.final_at = time.monotonic()
                             del self._pending[number][ack.event_id]
                 if client.reconnected():
                     now = time.monotonic()

@@ -1,0 +1,110 @@
+"""What the throughput benchmarks share: the zero-latency webhook, the baselines' worker, the
+done list they signal on, percentiles and the table. Each benchmark is one command and prints
+its figures beside a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.helpers import free_port  # noqa: E402
+
+__all__ = ["ROOT", "Sink", "baseline_worker", "done_times", "percentile", "table"]
+
+#: The list the baseline tasks RPUSH "event_id time" to.
+DONE = "bench:done"
+
+
+class Sink:
+    """bench/sink.py in a process of its own: http://127.0.0.1:port answers 204 to any POST."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "sink.py"), str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import httpx
+
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(self.url, content=b"x", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the webhook sink did not start")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def baseline_worker(broker_url: str, concurrency: int, pool: str, log: Path) -> subprocess.Popen:
+    """A worker of bench/baseline_tasks.py, returned once ready."""
+    from tests.helpers import wait_for_line
+
+    env = {**os.environ, "BENCH_BROKER_URL": broker_url, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.baseline_tasks",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"bench-{free_port()}@%h",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "wb"),  # noqa: SIM115 (closed with the process)
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_for_line(log, "ready.", process, 60)
+    return process
+
+
+def done_times(client: redis.Redis, count: int, timeout_s: float) -> dict[str, float]:
+    """event id -> unix time it was done, once `count` are (or at the timeout)."""
+    done: dict[str, float] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(done) < count and time.monotonic() < deadline:
+        item = client.blpop(DONE, timeout=1)
+        if item is None:
+            continue
+        event_id, at = item[1].decode().split()
+        done[event_id] = float(at)
+    return done
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    return "\n".join([title, line(header), line(["-" * w for w in widths]), *map(line, rows)])
