@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 
 from tests.helpers import free_port  # noqa: E402
 
-__all__ = ["ROOT", "Sink", "baseline_worker", "done_times", "percentile", "table"]
+__all__ = ["ROOT", "Sink", "baseline_worker", "done_times", "group_cpu_s", "percentile", "table"]
 
 #: The list the baseline tasks RPUSH "event_id time" to.
 DONE = "bench:done"
@@ -94,6 +94,21 @@ def done_times(client: redis.Redis, count: int, timeout_s: float) -> dict[str, f
         event_id, at = item[1].decode().split()
         done[event_id] = float(at)
     return done
+
+
+def group_cpu_s(*pgids: int) -> float:
+    """User + system CPU seconds of every live process in these process groups (a worker and
+    its pool children), read from /proc. Steadier than wall time on a shared machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in pgids:  # pgrp
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def percentile(values: list[float], q: float) -> float:

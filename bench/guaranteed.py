@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis  # noqa: E402
 
-from bench.common import Sink, baseline_worker, done_times, percentile, table  # noqa: E402
+from bench.common import Sink, baseline_worker, done_times, group_cpu_s, percentile, table  # noqa: E402
 from client import make_event  # noqa: E402
 from sandbox import SandboxServer  # noqa: E402
 from settings import connect_address  # noqa: E402
@@ -83,11 +83,13 @@ def _celery_phase(
             send(f"warm-{n}")
         done_times(client, 50, 60)
         ids = [f"{kind}-{uuid.uuid4().hex[:10]}" for _ in range(count)]
+        cpu0 = group_cpu_s(*(p.pid for p in procs))
         start = time.time()
         for event_id in ids:
             send(event_id)
         done = done_times(client, count, 300)
         throughput = len(done) / (max(done.values()) - start) if done else 0.0
+        cpu_us = (group_cpu_s(*(p.pid for p in procs)) - cpu0) / count * 1e6
         sent: dict[str, float] = {}
         begin = time.time()
         n = 0
@@ -101,7 +103,7 @@ def _celery_phase(
             n += 1
         latencies = done_times(client, len(sent), 60)
         lat = [(latencies[e] - sent[e]) * 1000 for e in sent if e in latencies]
-        return throughput, lat, len(done)
+        return throughput, lat, len(done), cpu_us
     finally:
         for proc in procs:
             Stack.kill(proc)
@@ -130,11 +132,14 @@ def _ours_phase(stack: Stack, sink: Sink, count: int, args) -> tuple[float, list
     warm.run_until_final(60)
     warm.close()
     saturate = Containers(address, count=4, resend_first_s=5.0)
+    workers = [w.pid for w in stack.workers.values()]
+    cpu0 = group_cpu_s(*workers)
     start = time.monotonic()
     saturate.send(events(count))
     end = saturate.run_until_final(300)
     delivered = saturate.counts().get("DELIVERED", 0)
     throughput = delivered / (end - start)
+    cpu_us = (group_cpu_s(*workers) - cpu0) / count * 1e6
     saturate.close()
     paced = Containers(address, count=4, resend_first_s=5.0)
     batch = events(int(RATE * LATENCY_S))
@@ -147,7 +152,7 @@ def _ours_phase(stack: Stack, sink: Sink, count: int, args) -> tuple[float, list
     paced.run_until_final(60)
     lat = [(s.final_at - s.sent_at) * 1000 for s in paced.events.values() if s.final_at]
     paced.close()
-    return throughput, lat, delivered
+    return throughput, lat, delivered, cpu_us
 
 
 def run(args) -> None:
@@ -170,7 +175,7 @@ def run(args) -> None:
             sink.close()
     base, peer, ours = results["baseline"], results["peer"], results["ours"]
     rows = []
-    for name, (throughput, lat, done) in (
+    for name, (throughput, lat, done, cpu_us) in (
         ("baseline: bare 2-link chain", base),
         ("peer: Celery task + Apprise", peer),
         ("ours: CRITICAL end to end", ours),
@@ -180,6 +185,7 @@ def run(args) -> None:
                 name,
                 f"{done}",
                 f"{throughput:.0f}",
+                f"{cpu_us:.0f}",
                 f"{percentile(lat, 50):.1f}",
                 f"{percentile(lat, 99):.1f}",
             ]
@@ -187,7 +193,7 @@ def run(args) -> None:
     print()
     print(table(
         f"guaranteed path: {args.events} events, {args.workers} worker(s) x {args.concurrency} ({args.pool}); logs in {root}",
-        ["", "done", "events/s", "p50 ms @100/s", "p99 ms @100/s"],
+        ["", "done", "events/s", "worker CPU us/event", "p50 ms @100/s", "p99 ms @100/s"],
         rows,
     ))  # fmt: skip
     ratio_base = ours[0] / base[0] if base[0] else 0.0

@@ -141,19 +141,24 @@ class EventRouter:
     def handle(self, batch: list[Inbound], has_subscriber: Callable[[str], bool]) -> BatchResult:
         result = BatchResult()
         queued: list[_Queued] = []
+        heard = 0  # INFORMATIONAL with a live subscriber here (counted once per batch)
+        informational = 0
         for inbound in batch:
             event = self._parse(inbound, result)
             if event is None or not self._authorized(inbound, event, result):
                 continue
             if event.delivery.priority == Priority.INFORMATIONAL:
                 result.publishes.append((topic_for(event.user_id), inbound.frame))
-                route = "xpub" if has_subscriber(event.user_id) else "dropped"
-                metrics.EVENTS.labels("INFORMATIONAL", route).inc()
+                informational += 1
+                heard += has_subscriber(event.user_id)
             else:
                 plan = channel_plan(
                     event, self._defaults[Priority.NORMAL], self._defaults[Priority.CRITICAL]
                 )
                 queued.append(_Queued(inbound, event, plan))
+        if informational:
+            metrics.EVENTS.labels("INFORMATIONAL", "xpub").inc(heard)
+            metrics.EVENTS.labels("INFORMATIONAL", "dropped").inc(informational - heard)
         if queued:
             self._route_claimed(queued, has_subscriber, result)
         return result

@@ -51,13 +51,21 @@ def _check_id(field: str, value: str) -> None:
         raise InvalidEvent(field, "must be 1-128 characters of [A-Za-z0-9._:@-]")
 
 
+#: Each enum's known numbers, built once (`EnumTypeWrapper.values()` builds a list per call).
+_KNOWN = {wrapper: frozenset(wrapper.values()) for wrapper in (ChannelType, EventType, Priority)}
+
+
 def _check_enum(field: str, enum_wrapper, value: int) -> None:
-    if value not in enum_wrapper.values():
+    if value not in _KNOWN[enum_wrapper]:
         raise InvalidEvent(field, f"unknown {enum_wrapper.DESCRIPTOR.name} value {value}")
 
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
+
+
+#: One decoder for every payload (json.loads with options builds a new one per call).
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
 
 
 def _depth(value: Any) -> int:
@@ -81,33 +89,37 @@ def parse_payload(raw: bytes) -> dict[str, Any]:
     """
     if not raw:
         return {}
-    too_deep = InvalidEvent("payload", f"JSON nested deeper than MAX_JSON_DEPTH={MAX_JSON_DEPTH}")
     try:
         # Decoded as UTF-8 first: json.loads(bytes) would also take UTF-16/32, which
         # browsers and channels do not. NaN/Infinity are not JSON either (JSON.parse fails).
-        decoded = json.loads(
-            raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant
-        )
+        decoded = _DECODER.decode(raw.decode("utf-8"))
     except RecursionError as exc:
-        raise too_deep from exc
+        raise _too_deep() from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidEvent("payload", f"not JSON ({exc})") from exc
     if not isinstance(decoded, dict):
         raise InvalidEvent("payload", f"must be a JSON object, got {type(decoded).__name__}")
-    if _depth(decoded) > MAX_JSON_DEPTH:
-        raise too_deep
+    # Only a payload with that many brackets can nest that deep: most need no walk at all.
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH and _depth(decoded) > MAX_JSON_DEPTH:
+        raise _too_deep()
     return decoded
 
 
-def _check_channels(event: UserEvent) -> None:
+def _too_deep() -> InvalidEvent:
+    return InvalidEvent("payload", f"JSON nested deeper than MAX_JSON_DEPTH={MAX_JSON_DEPTH}")
+
+
+def _check_channels(channels) -> None:
     seen: set[int] = set()
-    for index, preference in enumerate(event.delivery.channels):
-        field = f"delivery.channels[{index}].channel"
-        _check_enum(field, ChannelType, preference.channel)
-        if preference.channel in seen:
-            name = ChannelType.Name(preference.channel)
+    known = _KNOWN[ChannelType]
+    for index, preference in enumerate(channels):
+        channel = preference.channel
+        if channel not in known or channel in seen:
+            field = f"delivery.channels[{index}].channel"
+            _check_enum(field, ChannelType, channel)
+            name = ChannelType.Name(channel)
             raise InvalidEvent(field, f"{name} repeated (each channel may be named once)")
-        seen.add(preference.channel)
+        seen.add(channel)
 
 
 def validate_event(event: UserEvent, frame_size: int, limits: Limits) -> dict[str, Any]:
@@ -120,10 +132,12 @@ def validate_event(event: UserEvent, frame_size: int, limits: Limits) -> dict[st
     _check_enum("event_type", EventType, event.event_type)
     if not event.HasField("delivery"):
         raise MissingField("delivery")
-    _check_enum("delivery.priority", Priority, event.delivery.priority)
-    _check_channels(event)
-    if len(event.payload) > limits.max_payload_bytes:
+    delivery = event.delivery  # each attribute read of a protobuf field builds a new object
+    _check_enum("delivery.priority", Priority, delivery.priority)
+    _check_channels(delivery.channels)
+    payload = event.payload
+    if len(payload) > limits.max_payload_bytes:
         raise TooLarge(
-            "payload", len(event.payload), "NOTIFY_MAX_PAYLOAD_BYTES", limits.max_payload_bytes
+            "payload", len(payload), "NOTIFY_MAX_PAYLOAD_BYTES", limits.max_payload_bytes
         )
-    return parse_payload(event.payload)
+    return parse_payload(payload)
