@@ -1,7 +1,8 @@
 """`notify.attempt`: one delivery attempt of one event on one channel, a link of the chain.
 
 Receives the carry (the job and the outcomes so far) and its link; returns the carry with its
-channel's final outcome appended. Delivered -> the rest of the chain is trimmed to `finish`.
+channel's final outcome appended. Delivered -> the event is finished here (final state, ack) and
+the rest of the chain, `finish` included, is dropped.
 Transient or rate limited -> the link parks itself in the due set with its wait, the rest of
 its round follows when the scheduler publishes it (no ETA task ever sits in the broker).
 Awaiting the user's ack (WEB) -> parked for about a second, again and again. Permanent or
@@ -42,6 +43,7 @@ from .contract import Carry, Job, Link, ParkedLink, Preference, attempt_args
 from .deps import get_deps
 from .effects import apply_effects
 from .escalation import give_up_at, retry_delay
+from .finish import finish_event
 from .outage import requeue_on_outage
 from .timing import SEND_LEASE_S
 
@@ -71,7 +73,7 @@ def attempt(self, carry: dict, link: dict) -> dict:
         except _Stop as stop:
             done = _stop(self, typed_carry, str(stop))
         except _Delivered as elsewhere:
-            done = _trim_to_finish(self, replace(typed_carry, delivered=elsewhere.channel))
+            done = _finish_here(self, replace(typed_carry, delivered=elsewhere.channel))
         return done.to_dict()
 
 
@@ -129,7 +131,7 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
     # The outcome is recorded under what the plan asked for, e.g. ACTIVE_SESSION.
     done = carry.with_outcome(preference.channel, outcome.as_dict())
     if outcome.kind == Kind.DELIVERED:
-        return _trim_to_finish(task, replace(done, delivered=kind))
+        return _finish_here(task, replace(done, delivered=kind))
 
     settings = deps.settings
     deadline = give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s)
@@ -142,10 +144,13 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
     return done
 
 
-def _trim_to_finish(task, carry: Carry) -> Carry:
-    # request.chain lists the remaining links last-first: element 0 is `finish`.
+def _finish_here(task, carry: Carry) -> Carry:
+    """Delivered: write the final state and ack in this task, and end the chain (its later links
+    and its `finish`). One task fewer per event; a redelivered copy of this attempt finds the
+    event final (or its channel accepted) and acks the same way."""
+    finish_event(carry)
     if task.request.chain:
-        del task.request.chain[1:]
+        del task.request.chain[:]
     return carry
 
 

@@ -27,7 +27,7 @@ from .escalation import give_up_at, round_backoff_s
 from .outage import requeue_on_outage
 from .relay import send_ack
 
-__all__ = ["error_message", "finish", "finish_on_error", "latest_per_channel"]
+__all__ = ["error_message", "finish", "finish_event", "finish_on_error", "latest_per_channel"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def latest_per_channel(*rounds: tuple[dict[str, Any], ...]) -> list[dict[str, An
 def finish(self, carry: dict, job: dict | None = None) -> None:
     typed = finish_args(carry, job)
     with event_context(typed.job.event_id), requeue_on_outage():
-        _finish(typed)
+        finish_event(typed)
 
 
 @app.task(name="notify.finish_on_error")
@@ -103,14 +103,14 @@ def finish_on_error(request, exc, traceback) -> None:
     with event_context(job.event_id):
         log.error("link %s failed: task=%s exc=%s", request.task, request.id, type(exc).__name__)
         if link is None or carry.delivered is not None:
-            _finish(carry)
+            finish_event(carry)
             return
         planned = job.plan[link.index].channel
         tried = link.resolved if link.resolved is not None else planned
         store = get_deps().store
         if store.channel_claims.accepted(job.user_id, job.event_id, ChannelType.Name(tried)):
             # The provider accepted it before the link failed: delivered, not a reason to go on.
-            _finish(Carry(job, carry.outcomes, delivered=tried))
+            finish_event(Carry(job, carry.outcomes, delivered=tried))
             return
         failed = Outcome.internal_error(exc)
         build_chain(
@@ -118,7 +118,9 @@ def finish_on_error(request, exc, traceback) -> None:
         ).apply_async()
 
 
-def _finish(carry: Carry) -> None:
+def finish_event(carry: Carry) -> None:
+    """End the event: final state and ack, or the next CRITICAL round (also called by the
+    attempt that delivered it, so a delivered event needs no `finish` task)."""
     deps = get_deps()
     claims = deps.store.claims
     job = carry.job
