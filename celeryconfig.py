@@ -3,7 +3,7 @@
 Times fit together as tasks/timing.py explains; docs/reliability.md has the arithmetic.
 """
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from settings import Settings
 from tasks import timing
@@ -37,7 +37,9 @@ if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
 # The task modules: a worker imports them at start; a publisher (the ingress) never needs to.
 imports = ("tasks.attempt", "tasks.finish", "tasks.worker_logging", "tasks.startup")
 
-task_queues = [Queue(name, routing_key=name) for name in ALL_QUEUES]
+# Through the default exchange (routing key = queue name), named explicitly: on Redis a publish
+# to a named exchange first reads its bindings (SMEMBERS), one more round trip per task.
+task_queues = [Queue(name, Exchange(""), routing_key=name) for name in ALL_QUEUES]
 task_default_queue = "normal.control"
 task_create_missing_queues = False
 
@@ -52,6 +54,7 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = timing.SOFT_TIME_LIMIT_S
 task_time_limit = timing.TIME_LIMIT_S
 
-# Events for Flower.
+# Events for Flower. No `task-sent` event: it is one more broker message per published chain
+# (bench/intake.py); Flower shows a task from its `task-received` on.
 worker_send_task_events = True
-task_send_sent_event = True
+task_send_sent_event = False

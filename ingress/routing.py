@@ -40,10 +40,12 @@ from settings import Settings
 from store import Claim, ClaimState, Grant, Seen, Store, mute_key
 from tasks import (
     Carry,
+    ChainProducer,
     Job,
     Preference,
     RoundEntry,
     app,
+    apply_chain,
     build_chain,
     channel_plan,
     parse_channel_list,
@@ -70,8 +72,11 @@ FAST_PATH_FIRST = (ChannelType.ACTIVE_SESSION, ChannelType.WEB)
 #: What the delivery log says of a fast-path delivery.
 FAST_PATH_DETAIL = "ingress fast path: live subscriber"
 
-#: Publishes one event's round 0; True once the broker holds it.
-Enqueue = Callable[[Job], bool]
+#: Publishes the round 0 of a batch's events together; True once the broker holds them all
+#: (False: none can be counted on).
+Enqueue = Callable[[list[Job]], bool]
+#: Most broker commands buffered before a flush (two per chain: the message, its task-sent event).
+PUBLISH_BATCH_COMMANDS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +114,8 @@ class _Queued:
 class EventRouter:
     """Turns batches of frames into effects; Redis and broker work, no sockets.
 
-    `enqueue` publishes a round 0 (default: the Celery chain) and says whether the broker took
-    it; tests pass a recording one.
+    `enqueue` publishes the round 0 of several events (default: their Celery chains, in one
+    round trip) and says whether the broker took them; tests pass a recording one.
     """
 
     def __init__(
@@ -135,8 +140,9 @@ class EventRouter:
             Priority.NORMAL: parse_channel_list(settings.default_channels_normal),
             Priority.CRITICAL: parse_channel_list(settings.default_channels_critical),
         }
-        self._enqueue = enqueue or self._enqueue_chain
+        self._enqueue = enqueue or self._enqueue_chains
         self._producer = None
+        self._declared = False
 
     def handle(self, batch: list[Inbound], has_subscriber: Callable[[str], bool]) -> BatchResult:
         result = BatchResult()
@@ -248,26 +254,24 @@ class EventRouter:
                     entry = json.dumps(RoundEntry(job).to_dict())
                 fresh.append((item, job, entry))
         fast_ok = self._fast_path_allowed([item for item, _, _ in fresh], has_subscriber)
-        fast: list[_Queued] = []
-        enqueued: list[tuple[_Queued, str]] = []
-        broker_down = False
-        for (item, job, entry), take_fast in zip(fresh, fast_ok, strict=True):
-            event = item.event
-            priority = Priority.Name(event.delivery.priority)
-            if take_fast:
-                fast.append(item)
-                metrics.EVENTS.labels(priority, "xpub").inc()
-            elif not broker_down and self._enqueue(job):
-                enqueued.append((item, entry))
-                metrics.EVENTS.labels(priority, "queued").inc()
-            else:
-                # No ack: the container resends and the released claim lets it through. Once one
-                # publish failed, the rest of the batch fails at once (the loop must not stall).
-                broker_down = True
-                self._store.claims.release(event.user_id, event.event_id, job.critical)
-                metrics.EVENTS.labels(priority, "publish_failed").inc()
+        fast = [item for (item, _, _), take_fast in zip(fresh, fast_ok, strict=True) if take_fast]
+        to_queue = [
+            fresh_one for fresh_one, take_fast in zip(fresh, fast_ok, strict=True) if not take_fast
+        ]
+        # The burst's chains go to the broker together: one round trip, not one per event.
+        published = bool(to_queue) and self._enqueue([job for _, job, _ in to_queue])
+        for item, job, _ in to_queue:
+            if not published:
+                # No ack: the container resends and the released claim lets it through.
+                self._store.claims.release(item.event.user_id, item.event.event_id, job.critical)
+        for item in fast:
+            metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), "xpub").inc()
+        for item, _, _ in to_queue:
+            route = "queued" if published else "publish_failed"
+            metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), route).inc()
         self._deliver_fast(fast, result)
-        self._mark_queued(enqueued, result)
+        if published:
+            self._mark_queued([(item, entry) for item, _, entry in to_queue], result)
 
     def _job(self, item: _Queued, received_ms: int) -> Job:
         event = item.event
@@ -349,17 +353,34 @@ class EventRouter:
                 "socket_connect_timeout": PUBLISH_SOCKET_TIMEOUT_S,
             }
             connection = app.connection_for_write(transport_options=quick)
-            self._producer = app.amqp.Producer(connection, auto_declare=False)
+            self._producer = ChainProducer(connection, auto_declare=False)
         return self._producer
 
-    def _enqueue_chain(self, job: Job) -> bool:
-        """Publish round 0; False when the broker did not take it within about a second."""
+    def _enqueue_chains(self, jobs: list[Job]) -> bool:
+        """Publish these round 0s in one batch (kombu's `Producer.batch`: one Redis pipeline; a
+        transport without batches publishes each at once); False when the broker did not take
+        them within about a second, and then none is counted on."""
+        producer = self._publisher()
         try:
-            build_chain(Carry(job)).apply_async(
-                producer=self._publisher(), retry=True, retry_policy=PUBLISH_RETRY_POLICY
-            )
-        except Exception:
-            with event_context(job.event_id):
-                log.exception("broker publish failed; claim released")
+            if not self._declared:
+                # Every task queue once (durable: they outlive a broker restart), rather than
+                # Celery's declare check per message, which copies and binds the queue each time.
+                for queue in app.amqp.queues.values():
+                    producer.maybe_declare(queue)
+                self._declared = True
+            with producer.batch(max_size=PUBLISH_BATCH_COMMANDS):
+                for job in jobs:
+                    apply_chain(
+                        build_chain(Carry(job)),
+                        producer,
+                        declare=[],
+                        retry=True,
+                        retry_policy=PUBLISH_RETRY_POLICY,
+                    )
+        except Exception as exc:
+            log.error("broker publish of %d chains failed (%s); claims released", len(jobs), exc)
+            for job in jobs:
+                with event_context(job.event_id):
+                    log.warning("not queued: broker publish failed; the container's resend retries")
             return False
         return True

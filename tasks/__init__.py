@@ -6,7 +6,7 @@ package (as the ingress does, to publish chains) loads neither them nor any prov
 """
 
 from .app import app
-from .chain import build_chain
+from .chain import ChainProducer, apply_chain, build_chain
 from .contract import Carry, Job, Link, Preference, RoundEntry, channel_plan, parse_channel_list
 from .queues import ALL_QUEUES, WEB_PUBLISH_QUEUE, ingress_queue, queue_for
 
@@ -19,6 +19,8 @@ __all__ = [
     "Preference",
     "RoundEntry",
     "app",
+    "ChainProducer",
+    "apply_chain",
     "build_chain",
     "channel_plan",
     "ingress_queue",

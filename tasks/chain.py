@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from celery import chain
 from celery.canvas import Signature
+from kombu import Producer
 
 from proto import ChannelType
 
@@ -16,7 +17,7 @@ from .app import app
 from .contract import Carry, Job, Link
 from .queues import queue_for
 
-__all__ = ["argsrepr", "attempt_signature", "build_chain"]
+__all__ = ["ChainProducer", "apply_chain", "argsrepr", "attempt_signature", "build_chain"]
 
 
 def argsrepr(job: Job, channel: int | None, tries: int = 0) -> str:
@@ -60,3 +61,22 @@ def build_chain(carry: Carry, start: int = 0, first: Link | None = None) -> Sign
         app.signature("notify.finish_on_error").set(queue=queue_for(job.priority, None))
     )
     return canvas
+
+
+class ChainProducer(Producer):
+    """A kombu Producer that `apply_chain` can hand to a chain's first link: copying the link's
+    options (Celery deep-copies them when it clones a signature) keeps this producer, where a
+    copied Producer would have no channel."""
+
+    def __deepcopy__(self, memo: dict) -> ChainProducer:
+        return self
+
+
+def apply_chain(canvas: Signature, producer: ChainProducer, **options) -> None:
+    """`canvas.apply_async(producer=producer, **options)` as it reads. Celery's `_chain.run`
+    takes `producer` and drops it, so the first link would go out on a pooled producer (the
+    app's connection and timeouts, outside any publish batch); the producer goes on the first
+    link's own options instead (docs/upstream.md)."""
+    first = canvas.tasks[0] if hasattr(canvas, "tasks") else canvas
+    first.options["producer"] = producer
+    canvas.apply_async(**options)

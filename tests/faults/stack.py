@@ -184,6 +184,7 @@ class _Sent:
     error: str = ""
     #: When it was first sent and when its final ack came (monotonic), for latencies.
     sent_at: float = 0.0
+    queued_at: float = 0.0
     final_at: float = 0.0
 
     @property
@@ -238,6 +239,8 @@ class Containers:
                     if sent is not None:
                         sent.acks.append(ack.status)
                         sent.error = ack.error_message
+                        if ack.status == AckStatus.QUEUED and not sent.queued_at:
+                            sent.queued_at = time.monotonic()
                         if sent.final:
                             sent.final_at = time.monotonic()
                             del self._pending[number][ack.event_id]

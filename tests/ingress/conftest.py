@@ -3,7 +3,6 @@ place of the Celery broker (no ingress process, no sockets, no worker)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -11,20 +10,20 @@ import pytest
 from ingress import EventRouter
 from settings import Settings
 from store import Store
-from tasks import Job, RoundEntry
+from tasks import Job
 
 
 class RecordingEnqueue:
     """An EventRouter `enqueue` that keeps every job it is handed. It answers as a broker that
-    holds the job (the round entry as JSON), or with None, a failed publish, while `failing`."""
+    holds the jobs (True), or as one that failed (False) while `failing`."""
 
     def __init__(self) -> None:
         self.jobs: list[Job] = []
         self.failing = False
 
-    def __call__(self, job: Job) -> str | None:
-        self.jobs.append(job)
-        return None if self.failing else json.dumps(RoundEntry(job).to_dict())
+    def __call__(self, jobs: list[Job]) -> bool:
+        self.jobs.extend(jobs)
+        return not self.failing
 
 
 @pytest.fixture
