@@ -54,7 +54,10 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = timing.SOFT_TIME_LIMIT_S
 task_time_limit = timing.TIME_LIMIT_S
 
-# Events for Flower. No `task-sent` event: it is one more broker message per published chain
-# (bench/intake.py); Flower shows a task from its `task-received` on.
-worker_send_task_events = True
+# Task events are off until someone watches: three broker messages per task cost ~11 % of
+# worker CPU (docs/benchmarks.md). Flower turns them on in every worker it sees (its
+# --enable_events, on by default); `celery -A tasks control enable_events` does it by hand.
+# No `task-sent` event at all: one more message per published chain, for a state Flower also
+# shows from `task-received` on.
+worker_send_task_events = False
 task_send_sent_event = False

@@ -19,7 +19,25 @@ if str(ROOT) not in sys.path:
 
 from tests.helpers import free_port  # noqa: E402
 
-__all__ = ["ROOT", "Sink", "baseline_worker", "done_times", "group_cpu_s", "percentile", "table"]
+__all__ = [
+    "ROOT",
+    "UNLIMITED",
+    "Sink",
+    "baseline_worker",
+    "done_times",
+    "group_cpu_s",
+    "percentile",
+    "table",
+]
+
+#: Rate limits lifted, so that a burst measures the path, not the token buckets.
+UNLIMITED = {
+    "NOTIFY_RATE_PER_KEY": "1000000",
+    "NOTIFY_BURST_PER_KEY": "1000000",
+    "NOTIFY_RATE_PER_USER": "1000000",
+    "NOTIFY_BURST_PER_USER": "1000000",
+    "NOTIFY_MAX_LIVE_PER_USER": "1000000",
+}
 
 #: The list the baseline tasks RPUSH "event_id time" to.
 DONE = "bench:done"

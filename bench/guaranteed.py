@@ -32,7 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis  # noqa: E402
 
-from bench.common import Sink, baseline_worker, done_times, group_cpu_s, percentile, table  # noqa: E402
+from bench.common import (  # noqa: E402
+    UNLIMITED,
+    Sink,
+    baseline_worker,
+    done_times,
+    group_cpu_s,
+    percentile,
+    table,
+)
 from client import make_event  # noqa: E402
 from sandbox import SandboxServer  # noqa: E402
 from settings import connect_address  # noqa: E402
@@ -40,7 +48,6 @@ from store import Store  # noqa: E402
 from tests.faults.stack import Containers, Stack  # noqa: E402
 
 RATE = 100.0
-LATENCY_S = 20.0
 
 
 def _celery_phase(
@@ -93,7 +100,7 @@ def _celery_phase(
         sent: dict[str, float] = {}
         begin = time.time()
         n = 0
-        while time.time() - begin < LATENCY_S:
+        while time.time() - begin < args.latency_s:
             due = begin + n / RATE
             if time.time() < due:
                 time.sleep(due - time.time())
@@ -142,7 +149,7 @@ def _ours_phase(stack: Stack, sink: Sink, count: int, args) -> tuple[float, list
     cpu_us = (group_cpu_s(*workers) - cpu0) / count * 1e6
     saturate.close()
     paced = Containers(address, count=4, resend_first_s=5.0)
-    batch = events(int(RATE * LATENCY_S))
+    batch = events(int(RATE * args.latency_s))
     begin = time.monotonic()
     for n, event in enumerate(batch):
         due = begin + n / RATE
@@ -159,7 +166,7 @@ def run(args) -> None:
     root = Path(tempfile.mkdtemp(prefix="notify-bench-"))
     sink = Sink()
     with SandboxServer(port=0) as sandbox:
-        stack = Stack(root, sandbox.url, {"NOTIFY_METRICS_PORT": "0"})
+        stack = Stack(root, sandbox.url, {"NOTIFY_METRICS_PORT": "0", **UNLIMITED})
         try:
             stack.start_redis()
             results = {}
@@ -213,6 +220,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (Celery workers)")
     parser.add_argument("--concurrency", type=int, default=2, help="pool size of each worker")
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
+    parser.add_argument(
+        "--latency-s", type=float, default=20.0, help="length of the 100/s latency phase"
+    )
     run(parser.parse_args())
     return 0
 

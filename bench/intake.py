@@ -26,19 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import group_cpu_s, percentile, table  # noqa: E402
+from bench.common import UNLIMITED, group_cpu_s, percentile, table  # noqa: E402
 from client import make_event  # noqa: E402
 from settings import connect_address  # noqa: E402
 from tests.faults.stack import Containers, Stack  # noqa: E402
 
-#: Limits lifted so that a burst measures the path, not the token buckets.
-UNLIMITED = {
-    "NOTIFY_RATE_PER_KEY": "1000000",
-    "NOTIFY_BURST_PER_KEY": "1000000",
-    "NOTIFY_RATE_PER_USER": "1000000",
-    "NOTIFY_BURST_PER_USER": "1000000",
-    "NOTIFY_MAX_LIVE_PER_USER": "1000000",
-}
 PAYLOAD = {"symbol": "BTC/USDT", "side": "sell", "reason": "margin below maintenance"}
 
 
