@@ -1,5 +1,7 @@
 """The baselines' Celery app, on the benchmark's Redis (`BENCH_BROKER_URL`), with the same
 reliability flags as ours (acks late, prefetch 1, JSON): `celery -A bench.baseline_tasks worker`.
+Bare Celery and redis-py on purpose: the one place in the project, beside store/, that talks
+to Redis itself (tests/test_walls.py).
 
   noop         a link that does nothing (the bare 2-link chain: noop, then done)
   done         the chain's last link: tells the benchmark (RPUSH event id + time to `bench:done`)
@@ -28,13 +30,36 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 25},
 )
 _redis: redis.Redis | None = None
+#: The list the baseline tasks RPUSH "event_id time" to.
+DONE = "bench:done"
 
 
-def _tell(event_id: str) -> None:
+def _client() -> redis.Redis:
     global _redis
     if _redis is None:
         _redis = redis.Redis.from_url(os.environ["BENCH_BROKER_URL"])
-    _redis.rpush("bench:done", f"{event_id} {time.time()}")
+    return _redis
+
+
+def _tell(event_id: str) -> None:
+    _client().rpush(DONE, f"{event_id} {time.time()}")
+
+
+def clear_done() -> None:
+    _client().delete(DONE)
+
+
+def done_times(count: int, timeout_s: float) -> dict[str, float]:
+    """event id -> unix time it was done, once `count` are (or at the timeout)."""
+    done: dict[str, float] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(done) < count and time.monotonic() < deadline:
+        item = _client().blpop(DONE, timeout=1)
+        if item is None:
+            continue
+        event_id, at = item[1].decode().split()
+        done[event_id] = float(at)
+    return done
 
 
 @app.task(name="bench.noop")

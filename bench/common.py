@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import redis
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -24,7 +22,6 @@ __all__ = [
     "UNLIMITED",
     "Sink",
     "baseline_worker",
-    "done_times",
     "group_cpu_s",
     "percentile",
     "table",
@@ -38,9 +35,6 @@ UNLIMITED = {
     "NOTIFY_BURST_PER_USER": "1000000",
     "NOTIFY_MAX_LIVE_PER_USER": "1000000",
 }
-
-#: The list the baseline tasks RPUSH "event_id time" to.
-DONE = "bench:done"
 
 
 class Sink:
@@ -99,19 +93,6 @@ def baseline_worker(broker_url: str, concurrency: int, pool: str, log: Path) -> 
     )
     wait_for_line(log, "ready.", process, 60)
     return process
-
-
-def done_times(client: redis.Redis, count: int, timeout_s: float) -> dict[str, float]:
-    """event id -> unix time it was done, once `count` are (or at the timeout)."""
-    done: dict[str, float] = {}
-    deadline = time.monotonic() + timeout_s
-    while len(done) < count and time.monotonic() < deadline:
-        item = client.blpop(DONE, timeout=1)
-        if item is None:
-            continue
-        event_id, at = item[1].decode().split()
-        done[event_id] = float(at)
-    return done
 
 
 def group_cpu_s(*pgids: int) -> float:

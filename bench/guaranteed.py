@@ -30,13 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import redis  # noqa: E402
 
 from bench.common import (  # noqa: E402
     UNLIMITED,
     Sink,
     baseline_worker,
-    done_times,
     group_cpu_s,
     percentile,
     table,
@@ -65,7 +63,6 @@ def _celery_phase(
         baseline_worker(broker_url, args.concurrency, args.pool, root / f"{kind}{n}.log")
         for n in range(workers)
     ]
-    client = redis.Redis.from_url(broker_url)
     app = baseline_tasks.app
 
     def send(event_id: str) -> None:
@@ -85,16 +82,16 @@ def _celery_phase(
             ).apply_async()
 
     try:
-        client.delete("bench:done")
+        baseline_tasks.clear_done()
         for n in range(50):  # warm up
             send(f"warm-{n}")
-        done_times(client, 50, 60)
+        baseline_tasks.done_times(50, 60)
         ids = [f"{kind}-{uuid.uuid4().hex[:10]}" for _ in range(count)]
         cpu0 = group_cpu_s(*(p.pid for p in procs))
         start = time.time()
         for event_id in ids:
             send(event_id)
-        done = done_times(client, count, 300)
+        done = baseline_tasks.done_times(count, 300)
         throughput = len(done) / (max(done.values()) - start) if done else 0.0
         cpu_us = (group_cpu_s(*(p.pid for p in procs)) - cpu0) / count * 1e6
         sent: dict[str, float] = {}
@@ -108,7 +105,7 @@ def _celery_phase(
             sent[event_id] = time.time()
             send(event_id)
             n += 1
-        latencies = done_times(client, len(sent), 60)
+        latencies = baseline_tasks.done_times(len(sent), 60)
         lat = [(latencies[e] - sent[e]) * 1000 for e in sent if e in latencies]
         return throughput, lat, len(done), cpu_us
     finally:
