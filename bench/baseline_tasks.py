@@ -41,6 +41,18 @@ def _client() -> redis.Redis:
     return _redis
 
 
+def use_broker(url: str) -> None:
+    """Point the app (and the done list) at another Redis: each measurement has its own."""
+    global _redis
+    os.environ["BENCH_BROKER_URL"] = url
+    _redis = None
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = url
+
+
 def _tell(event_id: str) -> None:
     _client().rpush(DONE, f"{event_id} {time.time()}")
 

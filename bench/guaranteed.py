@@ -59,6 +59,8 @@ def _celery_phase(
 
     from bench import baseline_tasks
 
+    baseline_tasks.use_broker(broker_url)
+
     procs = [
         baseline_worker(broker_url, args.concurrency, args.pool, root / f"{kind}{n}.log")
         for n in range(workers)

@@ -38,6 +38,8 @@ def _baseline(broker_url: str, args) -> dict[str, float]:
     os.environ["BENCH_BROKER_URL"] = broker_url
     from bench import baseline_tasks
 
+    baseline_tasks.use_broker(broker_url)
+
     noop = baseline_tasks.app.signature("bench.noop")
     for n in range(200):  # warm up: connection, producer pool
         noop.clone(args=(f"warm-{n}",)).apply_async()
