@@ -16,6 +16,7 @@ import time
 
 import redis
 from celery import Celery
+from kombu import pools
 
 app = Celery("bench")
 app.conf.update(
@@ -45,12 +46,14 @@ def use_broker(url: str) -> None:
     """Point the app (and the done list) at another Redis: each measurement has its own."""
     global _redis
     os.environ["BENCH_BROKER_URL"] = url
+    if url == app.conf.broker_url:
+        return
     _redis = None
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
     app.conf.broker_url = url
+    # Connections and producers of the old Redis, in the app and in kombu's global pools.
+    app._pool = None
+    app.amqp._producer_pool = None
+    pools.reset()
 
 
 def _tell(event_id: str) -> None:
