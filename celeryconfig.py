@@ -37,8 +37,9 @@ if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
 # The task modules: a worker imports them at start; a publisher (the ingress) never needs to.
 imports = ("tasks.attempt", "tasks.finish", "tasks.worker_logging", "tasks.startup")
 
-# Through the default exchange (routing key = queue name), named explicitly: on Redis a publish
-# to a named exchange first reads its bindings (SMEMBERS), one more round trip per task.
+# The default exchange (routing key = queue name), named explicitly rather than an implicit
+# exchange per queue: Celery publishes a direct queue's tasks there anyway, every broker has it
+# built in, and nothing needs binding.
 task_queues = [Queue(name, Exchange(""), routing_key=name) for name in ALL_QUEUES]
 task_default_queue = "normal.control"
 task_create_missing_queues = False

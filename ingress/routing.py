@@ -75,7 +75,7 @@ FAST_PATH_DETAIL = "ingress fast path: live subscriber"
 #: Publishes the round 0 of a batch's events together; True once the broker holds them all
 #: (False: none can be counted on).
 Enqueue = Callable[[list[Job]], bool]
-#: Most broker commands buffered before a flush (two per chain: the message, its task-sent event).
+#: Most broker commands buffered before a flush (one per chain: its first link's message).
 PUBLISH_BATCH_COMMANDS = 1000
 
 
