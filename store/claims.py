@@ -139,6 +139,11 @@ if state == 'QUEUED' then
   redis.call('HSETNX', KEYS[1], 'resume', ARGV[1])
   return 1
 end
+-- Or even finished it, before this mark: the chain was queued all the same, and the QUEUED ack
+-- still goes out before the final one (the ingress writes relayed acks after this batch).
+if state == 'DELIVERED' or state == 'ACK_ERROR' then
+  return 1
+end
 return 0
 """
 
@@ -309,7 +314,8 @@ class Claims:
 
     def mark_queued_many(self, items: list[tuple[str, str, str]], now: float) -> list[bool]:
         """PENDING -> QUEUED for each (user_id, event_id, resume) once the broker holds its
-        round 0, whose outbox entry goes; `resume` is the JSON round entry that restarts it if
+        round 0, whose outbox entry goes (True also when a worker got further first: QUEUED,
+        or already final; False for a claim that is gone); `resume` is the JSON round entry that restarts it if
         the chain is ever lost."""
         pipe = self._client.pipeline(transaction=False)
         for user_id, event_id, resume in items:
