@@ -9,6 +9,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +22,7 @@ from tests.helpers import free_port  # noqa: E402
 __all__ = [
     "ROOT",
     "UNLIMITED",
+    "forwarder",
     "Sink",
     "baseline_worker",
     "group_cpu_s",
@@ -62,6 +65,27 @@ class Sink:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+@contextmanager
+def forwarder(root: Path) -> Iterator[tuple[str, str, int]]:
+    """bench/forwarder.py in a process of its own, ready: (ROUTER address, XPUB address, pid)."""
+    from tests.faults.stack import Stack
+    from tests.helpers import wait_for_line
+
+    router, xpub = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    log = root / "forwarder.log"
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "forwarder.py"), router, xpub],
+        stdout=open(log, "wb"),  # noqa: SIM115 (closed with the process)
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_line(log, "forwarder ready", process, 30)
+        yield router, xpub, process.pid
+    finally:
+        Stack.kill(process)
 
 
 def baseline_worker(broker_url: str, concurrency: int, pool: str, log: Path) -> subprocess.Popen:

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,12 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import zmq  # noqa: E402
 
-from bench.common import ROOT, percentile, table  # noqa: E402
+from bench.common import forwarder, group_cpu_s, percentile, table  # noqa: E402
 from client import make_event  # noqa: E402
 from proto import UserEvent, encode_event  # noqa: E402
 from settings import connect_address  # noqa: E402
 from tests.faults.stack import Stack  # noqa: E402
-from tests.helpers import free_port, wait_for_line  # noqa: E402
 
 USERS = [f"fp-user-{n:03d}" for n in range(200)]
 #: Users 0..99 are listened to, 25 per SUB.
@@ -54,12 +51,6 @@ def _frames(count: int, tag: str) -> list[bytes]:
         )
         for n in range(count)
     ]  # fmt: skip
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, threads included (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _receive(xpub: str, ready, results, idle_s: float) -> None:
@@ -134,11 +125,11 @@ def _phase(router: str, xpub: str, pid: int, frames: list[bytes], tag: str, rate
     receiver = multiprocessing.Process(target=_receive, args=(xpub, ready, results, 2.0))
     receiver.start()
     ready.wait(30)
-    cpu0 = _cpu_s(pid)
+    cpu0 = group_cpu_s(pid)
     sent = _send(router, frames, rate)
     got = results.get(timeout=600)
     receiver.join(30)
-    cpu = _cpu_s(pid) - cpu0
+    cpu = group_cpu_s(pid) - cpu0
     first = min(sent.values())
     received = {event_id[len(tag) :]: at for event_id, at in got}
     last = max(received.values()) if received else first
@@ -161,19 +152,8 @@ def _measure(router: str, xpub: str, pid: int, args, name: str) -> dict[str, flo
 
 
 def _forwarder(root: Path, args) -> dict[str, float]:
-    router, xpub = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
-    log = root / "forwarder.log"
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "forwarder.py"), router, xpub],
-        stdout=open(log, "wb"),  # noqa: SIM115 (closed with the process)
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_line(log, "forwarder ready", process, 30)
-        return _measure(router, xpub, process.pid, args, "f")
-    finally:
-        Stack.kill(process)
+    with forwarder(root) as (router, xpub, pid):
+        return _measure(router, xpub, pid, args, "f")
 
 
 def _ingress(root: Path, args) -> dict[str, float]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,12 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import zmq  # noqa: E402
 
-from bench.common import ROOT, UNLIMITED, group_cpu_s, table  # noqa: E402
+from bench.common import UNLIMITED, forwarder, group_cpu_s, table  # noqa: E402
 from client import make_event  # noqa: E402
 from proto import encode_event  # noqa: E402
 from settings import connect_address  # noqa: E402
 from tests.faults.stack import Stack  # noqa: E402
-from tests.helpers import free_port, wait_for_line  # noqa: E402
 
 USERS = [f"mem-user-{n:04d}" for n in range(1000)]
 DEALERS = 8
@@ -108,23 +106,12 @@ def _cpu_per_event(senders: Senders, pid: int, priority: str, count: int) -> flo
 
 
 def _forwarder_cpu(root: Path, count: int) -> float:
-    router, xpub = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
-    log = root / "forwarder.log"
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "forwarder.py"), router, xpub],
-        stdout=open(log, "wb"),  # noqa: SIM115 (closed with the process)
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_line(log, "forwarder ready", process, 30)
+    with forwarder(root) as (router, _, pid):
         senders = Senders(router)
         try:
-            return _cpu_per_event(senders, process.pid, "INFORMATIONAL", count)
+            return _cpu_per_event(senders, pid, "INFORMATIONAL", count)
         finally:
             senders.close()
-    finally:
-        Stack.kill(process)
 
 
 def main() -> int:

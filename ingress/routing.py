@@ -260,14 +260,14 @@ class EventRouter:
         ]
         # The burst's chains go to the broker together: one round trip, not one per event.
         published = bool(to_queue) and self._enqueue([job for _, job, _ in to_queue])
-        for item, job, _ in to_queue:
-            if not published:
-                # No ack: the container resends and the released claim lets it through.
+        if not published:
+            # No ack: the container resends and the released claim lets it through.
+            for item, job, _ in to_queue:
                 self._store.claims.release(item.event.user_id, item.event.event_id, job.critical)
+        route = "queued" if published else "publish_failed"
         for item in fast:
             metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), "xpub").inc()
         for item, _, _ in to_queue:
-            route = "queued" if published else "publish_failed"
             metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), route).inc()
         self._deliver_fast(fast, result)
         if published:

@@ -315,8 +315,8 @@ class Claims:
     def mark_queued_many(self, items: list[tuple[str, str, str]], now: float) -> list[bool]:
         """PENDING -> QUEUED for each (user_id, event_id, resume) once the broker holds its
         round 0, whose outbox entry goes (True also when a worker got further first: QUEUED,
-        or already final; False for a claim that is gone); `resume` is the JSON round entry that restarts it if
-        the chain is ever lost."""
+        or already final; False for a claim that is gone); `resume` is the JSON round entry
+        that restarts it if the chain is ever lost."""
         pipe = self._client.pipeline(transaction=False)
         for user_id, event_id, resume in items:
             self._mark_queued(

@@ -146,8 +146,9 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
 
 def _finish_here(task, carry: Carry) -> Carry:
     """Delivered: write the final state and ack in this task, and end the chain (its later links
-    and its `finish`). One task fewer per event; a redelivered copy of this attempt finds the
-    event final (or its channel accepted) and acks the same way."""
+    and its `finish`). One task fewer per event. A copy redelivered after the provider accepted
+    finds the channel accepted and finishes the same way; one redelivered after the final state
+    was written stops, and the container's resend replays the final ack."""
     finish_event(carry)
     if task.request.chain:
         del task.request.chain[:]
