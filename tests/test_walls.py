@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_STORE = [
     *(ROOT / name for name in ("proto", "ingress", "tasks", "channels", "sessions", "client")),
     *(ROOT / name for name in ("sandbox", "telegram_bot", "bench")),
-    *(ROOT / f"{name}.py" for name in ("cli", "settings", "celeryconfig", "logsetup")),
+    ROOT / "cli",
+    *(ROOT / f"{name}.py" for name in ("settings", "celeryconfig", "logsetup")),
 ]
 #: Provider SDKs: only a worker that sends on their channel loads them.
 SDKS = ("telegram", "sendgrid", "pyfcm", "python_http_client", "google.auth", "google.oauth2")

@@ -1,0 +1,5 @@
+"""`python -m cli …` is `notify …`."""
+
+from cli import main
+
+main()

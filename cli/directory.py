@@ -1,0 +1,185 @@
+"""`notify user …`: the subscriber directory, each user's channel addresses and mutes."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated
+
+import typer
+
+from .common import settings_or_exit, store_or_exit
+
+__all__ = ["user_app"]
+
+user_app = typer.Typer(
+    help="The subscriber directory: each user's channel addresses.\n\n\b\nExample:\n  notify user set alice --email alice@example.com",
+    no_args_is_help=True,
+)
+
+
+def _address_parameters() -> list[inspect.Parameter]:
+    """One option per channel address, from the channel registry (`--email`, `--push-token`,
+    `--remove-push-token`, ...)."""
+    from channels import CHANNELS
+
+    params = []
+    for channel in CHANNELS.values():
+        spec = channel.address_spec
+        if spec is None:
+            continue
+        if spec.many:
+            for name, flag, text in (
+                (spec.field, spec.flag, spec.help),
+                (
+                    f"remove_{spec.field}",
+                    "--remove-" + spec.flag[2:],
+                    f"A {spec.flag} value to remove (repeatable).",
+                ),
+            ):
+                option = typer.Option(flag, help=text)
+                params.append(_keyword(name, Annotated[list[str] | None, option]))
+        else:
+            params.append(
+                _keyword(spec.field, Annotated[str | None, typer.Option(spec.flag, help=spec.help)])
+            )
+    return params
+
+
+def _keyword(name: str, annotation: object) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+    )
+
+
+def _address_problem(given: dict[str, object]) -> str | None:
+    """The first address option a channel refuses (e.g. a webhook that is not http(s))."""
+    from channels import CHANNELS
+
+    for channel in CHANNELS.values():
+        spec = channel.address_spec
+        value = given.get(spec.field) if spec else None
+        for one in value if isinstance(value, list) else [value] if value is not None else []:
+            problem = channel.check_address(str(one))
+            if problem:
+                return problem
+    return None
+
+
+def _address_changes(current, given: dict[str, object]) -> dict[str, object]:
+    """The profile fields the address options change (lists: added, then removed)."""
+    from channels import CHANNELS
+
+    changes: dict[str, object] = {}
+    for channel in CHANNELS.values():
+        spec = channel.address_spec
+        if spec is None:
+            continue
+        if spec.many:
+            values = list(getattr(current, spec.field)) if current else []
+            values += [v for v in given.get(spec.field) or [] if v not in values]
+            removed = given.get(f"remove_{spec.field}") or []
+            changes[spec.field] = tuple(v for v in values if v not in removed)
+        elif given.get(spec.field) is not None:
+            changes[spec.field] = given[spec.field]
+    return changes
+
+
+def user_set(
+    user_id: str,
+    *,
+    mute: list[str] | None = None,
+    unmute: list[str] | None = None,
+    **addresses: object,
+) -> None:
+    """Set a user's addresses and mutes; unnamed ones stay as they are.
+
+    \b
+    Examples:
+      notify user set alice --email alice@example.com --telegram-chat 4242
+      notify user set alice --slack-webhook https://hooks.slack.com/services/T/B/X
+      notify user set alice --push-token device-abc --mute EMAIL:STRATEGY_LOG
+    """
+    from channels import CHANNELS
+    from proto import EventType
+    from store import validate_user_id
+
+    error = validate_user_id(user_id) or _address_problem(addresses)
+    concrete = {channel.name for channel in CHANNELS.values()}
+    for pair in (mute or []) + (unmute or []):
+        channel, _, event_type = pair.partition(":")
+        if channel not in concrete or event_type not in EventType.keys():
+            error = (
+                error
+                or f"--mute/--unmute take CHANNEL:EVENT_TYPE with a concrete channel, e.g. EMAIL:STRATEGY_LOG (got {pair!r})"
+            )
+    if error:
+        typer.echo(f"notify: {error}", err=True)
+        raise typer.Exit(2)
+    store = store_or_exit(settings_or_exit())
+    current = store.directory.get(user_id)
+    changes = _address_changes(current, addresses)
+    muted = list(current.muted) if current else []
+    muted += [m for m in mute or [] if m not in muted]
+    changes["muted"] = tuple(m for m in muted if m not in (unmute or []))
+    profile = store.directory.update(user_id, **changes)
+    _print_profile(profile)
+
+
+user_set.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("user_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
+        *_address_parameters(),
+        _keyword(
+            "mute",
+            Annotated[
+                list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to skip (repeatable).")
+            ],
+        ),
+        _keyword(
+            "unmute",
+            Annotated[list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to deliver again.")],
+        ),
+    ]
+)
+user_app.command("set")(user_set)
+
+
+@user_app.command("link-telegram")
+def user_link_telegram(user_id: str) -> None:
+    """Print a one-time https://t.me/<bot>?start=<token> link; opening it links the user's chat.
+
+    The bot process (`notify telegram-bot`) must be running to answer the /start.
+
+    \b
+    Example:
+      notify user link-telegram alice
+    """
+    from telegram_bot import LinkError, create_link
+
+    settings = settings_or_exit()
+    try:
+        typer.echo(create_link(settings, store_or_exit(settings), user_id))
+    except (ValueError, LinkError) as exc:
+        typer.echo(f"notify: {exc}", err=True)
+        raise typer.Exit(2 if isinstance(exc, ValueError) else 1) from exc
+
+
+@user_app.command("show")
+def user_show(user_id: str) -> None:
+    """Print a user's addresses and preferences.
+
+    \b
+    Example:
+      notify user show alice
+    """
+    profile = store_or_exit(settings_or_exit()).directory.get(user_id)
+    if profile is None:
+        typer.echo(f"notify: no user {user_id!r} in the directory", err=True)
+        raise typer.Exit(1)
+    _print_profile(profile)
+
+
+def _print_profile(profile) -> None:
+    for name, value in profile.as_dict().items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        typer.echo(f"{name + ':':17}{shown or '-'}")
