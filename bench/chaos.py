@@ -128,7 +128,7 @@ def run(events_count: int, rate: float, outage_s: float, wait_s: float) -> bool:
                 due = min(len(events), int((time.monotonic() - start) * rate) + 1)
                 containers.send(events[sent:due])
                 sent = due
-                containers.pump(0.05)
+                containers.wait(0.05)
             faults.join()
             done = containers.run_until_final(wait_s)
             counts = containers.counts()

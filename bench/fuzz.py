@@ -29,7 +29,7 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from client import CurveKeys, NotifyClient  # noqa: E402
+from client import CurveKeys, Dealer  # noqa: E402
 from proto import AckStatus  # noqa: E402
 from sandbox import SandboxServer  # noqa: E402
 from settings import connect_address  # noqa: E402
@@ -47,11 +47,11 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _peer(address: str, server_public: str, pair: tuple[str, str] | None) -> NotifyClient:
+def _peer(address: str, server_public: str, pair: tuple[str, str] | None) -> Dealer:
     if pair is None:
         pair = tuple(k.decode() for k in zmq.curve_keypair())  # type: ignore[assignment]
     curve = CurveKeys(server_public, pair[0], pair[1])
-    return NotifyClient(address, identity=f"fz-{uuid.uuid4().hex[:8]}".encode(), curve=curve)
+    return Dealer(address, identity=f"fz-{uuid.uuid4().hex[:8]}".encode(), curve=curve)
 
 
 def run(count: int) -> bool:

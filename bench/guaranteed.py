@@ -153,7 +153,7 @@ def _ours_phase(stack: Stack, sink: Sink, count: int, args) -> tuple[float, list
     for n, event in enumerate(batch):
         due = begin + n / RATE
         while time.monotonic() < due:
-            paced.pump(min(0.005, due - time.monotonic()))
+            paced.wait(min(0.005, due - time.monotonic()))
         paced.send([event])
     paced.run_until_final(60)
     lat = [(s.final_at - s.sent_at) * 1000 for s in paced.events.values() if s.final_at]

@@ -6,8 +6,8 @@ no-op task from one thread on the same Redis, in the same run.
 
   baseline  bare `apply_async` of a no-op task (bench/baseline_tasks.py), one thread: events/s of
             a burst, and the time each call takes at --rate/s (p50, p99)
-  ours      4 containers (DEALERs that resend until final) -> ingress -> claim + chain published
-            -> QUEUED: events/s from the first send to the last QUEUED ack, and send -> QUEUED
+  ours      4 containers (client.NotifyClient: one thread each, resend until final) -> ingress
+            -> claim + chain published -> QUEUED: events/s from the first send to the last QUEUED ack, and send -> QUEUED
             at --rate/s (p50, p99)
 No worker runs: what is measured is the way in. Rate limits are lifted for the run.
 Goals: ours >= 2x the bare apply_async rate; QUEUED p99 < 20 ms at 500/s.
@@ -89,7 +89,7 @@ def _ours(stack: Stack, args) -> dict[str, float]:
     for n, event in enumerate(paced):
         due = begin + n / args.rate
         while (delay := due - time.monotonic()) > 0:
-            containers.pump(min(delay, 0.001))
+            containers.wait(min(delay, 0.001))
         containers.send([event])
     _pump_until_queued(containers, paced, 60)
     latencies = [
@@ -113,7 +113,7 @@ def _pump_until_queued(containers: Containers, events: list, timeout_s: float) -
     sent = [containers.events[e.event_id] for e in events]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not all(s.queued_at or s.final for s in sent):
-        containers.pump(0.005)
+        containers.wait(0.005)
 
 
 def main() -> int:

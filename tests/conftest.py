@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -22,7 +21,7 @@ import pytest
 import redis
 import zmq
 
-from client import FINAL_STATUSES, NotifyClient
+from client import Dealer
 from sandbox import (
     PROJECT_ID,
     SandboxServer,
@@ -35,6 +34,8 @@ from sandbox import (
 from settings import Settings
 from store import Store, redis_answers, start_embedded_redis
 from tests.helpers import (
+    collect_acks,
+    drain_acks,
     free_port,
     spawn,
     start_ingress,
@@ -196,9 +197,9 @@ def scheduler(stack_env: dict[str, str], tmp_path_factory) -> Iterator[subproces
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[NotifyClient]:
+def client(settings: Settings) -> Iterator[Dealer]:
     """A container's DEALER with a stable routing id of its own."""
-    with NotifyClient(
+    with Dealer(
         settings.router_connect, identity=f"container-{uuid.uuid4().hex[:8]}".encode()
     ) as dealer:
         yield dealer
@@ -208,30 +209,6 @@ def client(settings: Settings) -> Iterator[NotifyClient]:
 def pipeline(ingress, worker, scheduler, clean_sandbox, store):
     """The whole path is up: ingress, worker, a clean sandbox."""
     return clean_sandbox
-
-
-def collect_acks(dealer: NotifyClient, event_id: str, timeout_s: float = 20.0) -> list:
-    """This event's acks, in order, until a final one (DELIVERED / ACK_ERROR) or the timeout."""
-    acks = []
-    deadline = time.monotonic() + timeout_s
-    while (remaining := deadline - time.monotonic()) > 0:
-        ack = dealer.recv_ack(remaining)
-        if ack is None:
-            break
-        if ack.event_id != event_id:
-            continue
-        acks.append(ack)
-        if ack.status in FINAL_STATUSES:
-            break
-    return acks
-
-
-def drain_acks(dealer: NotifyClient, quiet_s: float = 1.5) -> list:
-    """Every ack that arrives until none has come for `quiet_s`."""
-    acks = []
-    while (ack := dealer.recv_ack(quiet_s)) is not None:
-        acks.append(ack)
-    return acks
 
 
 @pytest.fixture

@@ -22,10 +22,13 @@ from typing import Any, TypeVar
 import httpx
 
 from channels import Deps, Notice
+from client import FINAL_STATUSES, Dealer
 from settings import Settings
 from store import Store
 
 __all__ = [
+    "collect_acks",
+    "drain_acks",
     "FILL_PAYLOAD",
     "FILL_TITLE",
     "ROOT",
@@ -239,3 +242,27 @@ def claim_as_queued(store: Store, job, routing_id: bytes = b"gone") -> None:
         job.received_ms,
     )
     store.claims.mark_queued_many([(job.user_id, job.event_id, entry)], time.time())
+
+
+def collect_acks(dealer: Dealer, event_id: str, timeout_s: float = 20.0) -> list:
+    """This event's acks, in order, until a final one (DELIVERED / ACK_ERROR) or the timeout."""
+    acks = []
+    deadline = time.monotonic() + timeout_s
+    while (remaining := deadline - time.monotonic()) > 0:
+        ack = dealer.recv_ack(remaining)
+        if ack is None:
+            break
+        if ack.event_id != event_id:
+            continue
+        acks.append(ack)
+        if ack.status in FINAL_STATUSES:
+            break
+    return acks
+
+
+def drain_acks(dealer: Dealer, quiet_s: float = 1.5) -> list:
+    """Every ack that arrives until none has come for `quiet_s`."""
+    acks = []
+    while (ack := dealer.recv_ack(quiet_s)) is not None:
+        acks.append(ack)
+    return acks

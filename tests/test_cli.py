@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -166,6 +167,47 @@ def test_send_refuses_unknown_names_with_a_clear_error(stack_env):
     done = notify(stack_env, "send", "--user", "u1", "--type", "ORDER_FILLED", "--payload", "[1]")
     assert done.returncode == 2
     assert "must be a JSON object" in done.stderr
+
+
+def test_send_events_file_prints_each_ack_and_a_summary(
+    pipeline, stack_env, store, new_id, tmp_path
+):
+    user, stranger = new_id("clibatch"), new_id("clinobody")
+    store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/5/{user}")
+    lines = [
+        {"user_id": user, "event_type": "ORDER_FILLED", "priority": "CRITICAL",
+         "channels": ["DISCORD"], "payload": json.loads(ORDER), "event_id": f"{user}-1"},
+        {"user_id": user, "event_type": "ALERT_TRIGGERED", "priority": "NORMAL",
+         "channels": ["DISCORD"], "payload": {"symbol": "ETH/USDT"}, "event_id": f"{user}-2"},
+        {"user_id": stranger, "event_type": "ORDER_FILLED", "priority": "CRITICAL",
+         "channels": ["DISCORD"], "event_id": f"{stranger}-3"},
+        {"user_id": user, "event_type": "STRATEGY_LOG", "priority": "INFORMATIONAL"},
+    ]  # fmt: skip
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    done = notify(stack_env, "send", "--events", str(path))
+    assert done.returncode == 1, done.stderr  # one ACK_ERROR
+    out = done.stdout.splitlines()
+    assert f"{user}-1 DELIVERED via DISCORD" in out
+    assert f"{user}-2 DELIVERED via DISCORD" in out
+    assert f"{stranger}-3 ACK_ERROR: no address for any requested channel: DISCORD" in out
+    assert out.index(f"{user}-1 QUEUED") < out.index(f"{user}-1 DELIVERED via DISCORD")
+    assert "DELIVERED 2 (DISCORD 2)" in out
+    assert "  1 x no address for any requested channel: DISCORD" in out
+    assert "INFORMATIONAL 1 (sent, no ack)" in out
+
+
+def test_send_events_file_refuses_a_bad_line_before_sending_anything(stack_env, tmp_path):
+    path = tmp_path / "events.jsonl"
+    good = {"user_id": "u1", "event_type": "ORDER_FILLED", "priority": "CRITICAL"}
+    bad = {**good, "payload": {"x": 1}, "priority": "URGENT"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    done = notify(stack_env, "send", "--events", str(path))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"notify: {path} line 2: unknown priority 'URGENT'; one of INFORMATIONAL, NORMAL, CRITICAL"
+    ]
+    assert done.stdout == ""
 
 
 def _command_paths() -> list[tuple[str, ...]]:

@@ -2,13 +2,13 @@
 (AOF on, its own data folder) can be restarted, its workers and ingress SIGKILLed and started
 again. Used by the fault tests (tests/faults/) and the chaos benchmark (bench/chaos.py).
 
-Containers (`Containers`) are DEALERs that do what docs/protocol.md asks of a container: resend
-every event not yet final, with backoff and after every reconnect, and keep what they heard.
+Containers (`Containers`) are the container client (client.NotifyClient), which does what
+docs/protocol.md asks of a container: resend every event not yet final, with backoff and after
+every reconnect; they keep every ack they heard.
 """
 
 from __future__ import annotations
 
-import heapq
 import os
 import signal
 import subprocess
@@ -179,10 +179,9 @@ class Stack:
 class _Sent:
     event: UserEvent
     container: int
-    wait: float
     acks: list[int] = field(default_factory=list)
     error: str = ""
-    #: When it was first sent and when its final ack came (monotonic), for latencies.
+    #: When it was first sent, when QUEUED came and when its final ack came (monotonic).
     sent_at: float = 0.0
     queued_at: float = 0.0
     final_at: float = 0.0
@@ -193,76 +192,55 @@ class _Sent:
 
 
 class Containers:
-    """`count` DEALERs with stable routing ids, resending every event until it is final: after
-    a wait that doubles up to RESEND_MAX_S, and at once after a reconnect."""
+    """`count` containers, each a NotifyClient with a stable routing id (it resends every event
+    until final, with backoff up to RESEND_MAX_S and at once after a reconnect); events are
+    spread over them, and every ack each event got is kept."""
 
     RESEND_MAX_S = 8.0
 
     def __init__(self, address: str, count: int = 4, resend_first_s: float = 1.0) -> None:
+        self.events: dict[str, _Sent] = {}
         self.clients = [
-            NotifyClient(address, identity=f"container-{i}-{uuid.uuid4().hex[:6]}".encode())
+            NotifyClient(
+                address,
+                identity=f"container-{i}-{uuid.uuid4().hex[:6]}".encode(),
+                on_ack=self._heard,
+                resend_first_s=resend_first_s,
+                resend_max_s=self.RESEND_MAX_S,
+            )
             for i in range(count)
         ]
-        self.events: dict[str, _Sent] = {}
-        self._pending: list[dict[str, _Sent]] = [{} for _ in self.clients]
-        self._resends: list[tuple[float, str]] = []  # a heap: (when, event id)
-        self._first = resend_first_s
 
     def send(self, events: list[UserEvent]) -> None:
-        now = time.monotonic()
         for event in events:
             container = len(self.events) % len(self.clients)
-            sent = _Sent(event, container, self._first, sent_at=now)
-            self.events[event.event_id] = sent
-            self._pending[container][event.event_id] = sent
-            self.clients[container].send(event, wait_s=0)
-            heapq.heappush(self._resends, (now + sent.wait, event.event_id))
+            self.events[event.event_id] = _Sent(event, container, sent_at=time.monotonic())
+            self.clients[container].send(event)
+
+    def _heard(self, ack) -> None:
+        """Every ack of an open event, in the client's thread."""
+        sent = self.events[ack.event_id]
+        sent.acks.append(ack.status)
+        sent.error = ack.error_message
+        if ack.status == AckStatus.QUEUED and not sent.queued_at:
+            sent.queued_at = time.monotonic()
+        if sent.final:
+            sent.final_at = time.monotonic()
 
     def final(self) -> dict[str, int]:
         """event id -> final status, for those that have one."""
         return {eid: sent.acks[-1] for eid, sent in self.events.items() if sent.final}
 
-    def _resend(self, sent: _Sent, now: float) -> None:
-        if self.clients[sent.container].send(sent.event, wait_s=0):
-            sent.wait = min(sent.wait * 2, self.RESEND_MAX_S)
-            heapq.heappush(self._resends, (now + sent.wait, sent.event.event_id))
-        else:  # no ingress connected: try again soon
-            heapq.heappush(self._resends, (now + 0.2, sent.event.event_id))
-
-    def pump(self, seconds: float) -> None:
-        """Read acks and resend what is due, for `seconds`."""
-        end = time.monotonic() + seconds
-        while True:
-            for number, client in enumerate(self.clients):
-                while (ack := client.recv_ack(0)) is not None:
-                    sent = self._pending[number].get(ack.event_id)
-                    if sent is not None:
-                        sent.acks.append(ack.status)
-                        sent.error = ack.error_message
-                        if ack.status == AckStatus.QUEUED and not sent.queued_at:
-                            sent.queued_at = time.monotonic()
-                        if sent.final:
-                            sent.final_at = time.monotonic()
-                            del self._pending[number][ack.event_id]
-                if client.reconnected():
-                    now = time.monotonic()
-                    for sent in list(self._pending[number].values()):
-                        self._resend(sent, now)
-            now = time.monotonic()
-            while self._resends and self._resends[0][0] <= now:
-                _, event_id = heapq.heappop(self._resends)
-                sent = self.events[event_id]
-                if not sent.final and sent.event.event_id in self._pending[sent.container]:
-                    self._resend(sent, now)
-            if now >= end:
-                return
-            time.sleep(0.002)
+    @staticmethod
+    def wait(seconds: float) -> None:
+        """Let the containers work (they do, in their own threads) for `seconds`."""
+        time.sleep(seconds)
 
     def run_until_final(self, timeout_s: float) -> float:
-        """Pump until every event is final (or the timeout); returns when the last one was."""
+        """Wait until every event is final (or the timeout); returns when that was."""
         end = time.monotonic() + timeout_s
-        while any(self._pending) and time.monotonic() < end:
-            self.pump(0.1)
+        for client in self.clients:
+            client.flush(max(0.0, end - time.monotonic()))
         return time.monotonic()
 
     def counts(self) -> Counter[str]:
@@ -273,7 +251,7 @@ class Containers:
 
     def close(self) -> None:
         for client in self.clients:
-            client.close()
+            client.close(timeout=0)
 
 
 def delivered_requests(records: list[dict]) -> Counter[str]:

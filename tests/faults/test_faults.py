@@ -49,7 +49,7 @@ def test_a_killed_worker_s_events_are_redelivered(fault_stack, fault_store, clea
     containers = _containers(fault_stack)
     try:
         containers.send(events)
-        containers.pump(1.5)
+        containers.wait(1.5)
         Stack.kill(fault_stack.workers[1])
         killed_at = time.monotonic()
         fault_stack.start_worker(1)
@@ -70,10 +70,10 @@ def test_a_killed_ingress_loses_nothing_and_starts_no_second_chain(
     containers = _containers(fault_stack)
     try:
         containers.send(events[: EVENTS // 2])
-        containers.pump(0.3)
+        containers.wait(0.3)
         Stack.kill(fault_stack.ingress)
         containers.send(events[EVENTS // 2 :])  # into the void: the containers resend
-        containers.pump(1.0)
+        containers.wait(1.0)
         fault_stack.start_ingress()
         containers.run_until_final(60)
     finally:
@@ -90,7 +90,7 @@ def test_the_worker_stays_up_through_five_broker_restarts(fault_stack, fault_sto
     try:
         containers.send(events)
         for _ in range(5):
-            containers.pump(1.5)  # busy: sends in flight, links parked, retries due
+            containers.wait(1.5)  # busy: sends in flight, links parked, retries due
             fault_stack.restart_redis(down_s=1.0)
         containers.run_until_final(90)
     finally:
@@ -107,15 +107,15 @@ def test_every_fault_together(fault_stack, fault_store, clean_sandbox):
     containers = _containers(fault_stack)
     try:
         containers.send(events)
-        containers.pump(1.0)
+        containers.wait(1.0)
         Stack.kill(fault_stack.workers[2])
         clean_sandbox.state.set_switch("discord", "server_error", latency_ms=100)
-        containers.pump(1.0)
+        containers.wait(1.0)
         Stack.kill(fault_stack.ingress)
         fault_stack.restart_redis(down_s=1.0)
         fault_stack.start_ingress()
         fault_stack.start_worker(2)
-        containers.pump(2.0)
+        containers.wait(2.0)
         clean_sandbox.state.set_switch("discord", "ok", latency_ms=100)
         containers.run_until_final(90)
     finally:

@@ -9,7 +9,7 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client import NotifyClient
+from client import Dealer
 from ingress import Inbound
 from proto import AckStatus, decode_frame
 from tests.fuzzing import classify, hostile_frame_strategy, hostile_frames, valid_event
@@ -43,7 +43,7 @@ def test_a_running_ingress_survives_hostile_peers_and_delivers_the_valid(
     valid = [valid_event(users[n % 4]) for n in range(20)]
     hostile = hostile_frames(seed=11, count=2000)
     peers = [
-        NotifyClient(settings.router_connect, identity=f"fz-{uuid.uuid4().hex[:6]}".encode())
+        Dealer(settings.router_connect, identity=f"fz-{uuid.uuid4().hex[:6]}".encode())
         for _ in range(4)
     ]
     owed = {h.owed_error for h in hostile if h.owed_error}

@@ -7,7 +7,7 @@ import signal
 import pytest
 import zmq
 
-from client import NotifyClient, make_event
+from client import Dealer, make_event
 from proto import AckStatus
 from tests.helpers import free_port, start_ingress, wait_until
 
@@ -27,7 +27,7 @@ def test_ingress_stops_cleanly_on_signal(stack_env, tmp_path, worker, store, sig
     sub.connect(f"tcp://127.0.0.1:{xpub}")
     sub.setsockopt(zmq.SUBSCRIBE, b"lifecycle-user\x00")
     wait_until(lambda: store.presence.is_present("lifecycle-user"), "presence of the subscriber")
-    with NotifyClient(f"tcp://127.0.0.1:{router}") as dealer:
+    with Dealer(f"tcp://127.0.0.1:{router}") as dealer:
         event = make_event("lifecycle-user", "ORDER_FILLED", "CRITICAL", [("DISCORD", False)])
         dealer.send(event)
         ack = dealer.recv_ack(10)

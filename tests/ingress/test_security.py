@@ -12,11 +12,18 @@ from collections.abc import Iterator
 import pytest
 import zmq
 
-from client import CurveKeys, NotifyClient, make_event
+from client import CurveKeys, Dealer, NotifyClient, make_event
 from proto import AckStatus, encode_event, topic_for
 from settings import connect_address
 from store import Role
-from tests.helpers import ROOT, free_port, start_ingress, stop_process, wait_until
+from tests.helpers import (
+    ROOT,
+    collect_acks,
+    free_port,
+    start_ingress,
+    stop_process,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -41,12 +48,18 @@ def _key(store, role: Role, subject: str) -> tuple[str, str]:
     return public, secret
 
 
-def _client(ingress: dict, pair: tuple[str, str] | None) -> NotifyClient:
+def _client(ingress: dict, pair: tuple[str, str] | None) -> Dealer:
     if pair is None:  # not registered: a fresh pair nobody knows
         pair = tuple(k.decode() for k in zmq.curve_keypair())  # type: ignore[assignment]
     curve = CurveKeys(ingress["public"], pair[0], pair[1])
     router = connect_address(ingress["env"]["NOTIFY_INGRESS_ROUTER"])
-    return NotifyClient(router, identity=f"c-{uuid.uuid4().hex[:6]}".encode(), curve=curve)
+    return Dealer(router, identity=f"c-{uuid.uuid4().hex[:6]}".encode(), curve=curve)
+
+
+def _deliver(dealer: Dealer, event) -> list:
+    """Send once and read this event's acks until a final one."""
+    dealer.send(event)
+    return collect_acks(dealer, event.event_id, 20)
 
 
 def _order(user: str, channels=("DISCORD",)):
@@ -60,11 +73,11 @@ def test_a_container_key_sends_for_its_own_user_only(curve_ingress, store, pipel
     store.directory.update(alice, discord_webhook=f"{pipeline.url}/discord/api/webhooks/2/{alice}")
     with _client(curve_ingress, _key(store, Role.CONTAINER, alice)) as container:
         own = _order(alice)
-        acks = list(container.deliver(own, timeout_s=20))
+        acks = _deliver(container, own)
         assert [a.status for a in acks] == [AckStatus.QUEUED, AckStatus.DELIVERED]
 
         theirs = _order(bob)
-        (refused,) = list(container.deliver(theirs, timeout_s=10))
+        (refused,) = _deliver(container, theirs)
     assert (refused.status, refused.error_message) == (
         AckStatus.ACK_ERROR,
         f"not authorized for user {bob}",
@@ -72,11 +85,33 @@ def test_a_container_key_sends_for_its_own_user_only(curve_ingress, store, pipel
     assert store.claims.read(bob, theirs.event_id) == {}, "no state of that user touched"
 
 
+def test_the_container_client_takes_its_curve_keys_from_the_environment(
+    curve_ingress, store, pipeline, new_id
+):
+    user = new_id("envkeys")
+    store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/2/{user}")
+    public, secret = _key(store, Role.CONTAINER, user)
+    environ = {
+        "NOTIFY_CLIENT_INGRESS": connect_address(curve_ingress["env"]["NOTIFY_INGRESS_ROUTER"]),
+        "NOTIFY_CLIENT_ID": f"env-{user}",
+        "NOTIFY_CURVE_SERVER_PUBLIC": curve_ingress["public"],
+        "NOTIFY_CURVE_CLIENT_PUBLIC": public,
+        "NOTIFY_CURVE_CLIENT_SECRET": secret,
+    }
+    with NotifyClient.from_env(environ) as client:
+        ack = client.send(_order(user)).result(30)
+    assert ack.status == AckStatus.DELIVERED
+    with pytest.raises(
+        ValueError, match="NOTIFY_CURVE_CLIENT_PUBLIC and NOTIFY_CURVE_CLIENT_SECRET"
+    ):
+        CurveKeys.from_env({"NOTIFY_CURVE_SERVER_PUBLIC": curve_ingress["public"]})
+
+
 def test_a_service_key_sends_for_any_user(curve_ingress, store, pipeline, new_id):
     user = new_id("anyone")
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/2/{user}")
     with _client(curve_ingress, _key(store, Role.SERVICE, "risk-engine")) as service:
-        acks = list(service.deliver(_order(user), timeout_s=20))
+        acks = _deliver(service, _order(user))
     assert acks[-1].status == AckStatus.DELIVERED
 
 
@@ -123,7 +158,7 @@ def test_a_revoked_key_is_dropped_within_seconds(curve_ingress, store, pipeline,
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/2/{user}")
     pair = _key(store, Role.CONTAINER, user)
     with _client(curve_ingress, pair) as container:
-        assert list(container.deliver(_order(user), timeout_s=20))[-1].status == AckStatus.DELIVERED
+        assert _deliver(container, _order(user))[-1].status == AckStatus.DELIVERED
         store.keyring.revoke(pair[0])
         time.sleep(4)  # the ingress reads the registry every 2 s, then rebinds
         late = _order(user)
@@ -142,7 +177,7 @@ def test_an_oversized_frame_is_refused_and_a_huge_one_drops_only_its_peer(
     assert ack is not None and ack.status == AckStatus.ACK_ERROR
     assert "exceeds NOTIFY_MAX_FRAME_BYTES" in ack.error_message
 
-    with NotifyClient(settings.router_connect) as flooder:
+    with Dealer(settings.router_connect) as flooder:
         flooder.send_frame(b"\x20" + b"z" * (settings.max_frame_bytes * 4))  # over ZMQ's cap
         assert flooder.recv_ack(1.0) is None
     ok = _order(new_id("after"), channels=())

@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from client import NotifyClient, make_event
+from client import Dealer, make_event
 from sessions import SessionServer, load_secret, make_token
 from tests.helpers import free_port, spawn, start_ingress, stop_process, wait_for_line, wait_until
 
@@ -230,7 +230,7 @@ def test_subscribes_on_every_ingress_xpub(
                         lambda k=key: store.client.sismember(k, user), f"presence on {ingress_id}"
                     )
                 for address in (settings.router_connect, f"tcp://127.0.0.1:{router}"):
-                    with NotifyClient(address) as dealer:
+                    with Dealer(address) as dealer:
                         event = make_event(
                             user, "STRATEGY_LOG", "INFORMATIONAL", payload={"message": address}
                         )

@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import replace
 
-from client import NotifyClient, make_event
+from client import Dealer, NotifyClient, make_event
 from proto import AckStatus, ChannelType
 from store import ClaimState, round_member
 from tasks import Carry, RoundEntry, app, build_chain
@@ -118,14 +118,15 @@ def test_a_lost_final_ack_is_recovered_by_resending(pipeline, new_id, store, set
     event = _order(store, pipeline, user)
     pipeline.state.set_switch("discord", "ok", latency_ms=500)
     identity = f"container-{user}".encode()
-    with NotifyClient(settings.router_connect, identity=identity) as first:
+    with Dealer(settings.router_connect, identity=identity) as first:
         first.send(event)
         assert first.recv_ack(10).status == AckStatus.QUEUED
     # The container is gone when the final ack is sent: the ROUTER drops it.
     wait_for_claim(store, user, event.event_id, "DELIVERED")
 
-    with NotifyClient(settings.router_connect, identity=identity) as again:
-        acks = list(again.deliver(event, timeout_s=15))
+    acks = []
+    with NotifyClient(settings.router_connect, identity=identity, on_ack=acks.append) as again:
+        again.send(event).result(15)
     assert [(a.status, a.delivered_via) for a in acks] == [
         (AckStatus.DELIVERED, ChannelType.DISCORD)
     ]

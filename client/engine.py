@@ -1,0 +1,352 @@
+"""The client's state machine, shared by the thread of `NotifyClient` and the task of
+`AsyncNotifyClient`: admit an event, send it, read acks, resend on schedule and after every
+reconnect, give up at the deadline, keep the durable outbox in step, count what happened.
+
+It never waits: the owner calls `pump()` whenever the socket, the monitor or the clock says so,
+and sleeps until the moment it returns. Only the owner's thread (or event loop) touches it,
+except `prepare` and `persist`, which callers run in their own thread before handing over.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from proto import AckStatus, EventAck, Limits, Priority, UserEvent
+
+from .connection import FAILOVER_S, CurveKeys, Dealer
+from .errors import NoFinalAck
+from .events import (
+    DEFAULT_CRITICAL_DEADLINE_S,
+    DEFAULT_NORMAL_TTL_S,
+    FINAL_ACK_GRACE_S,
+    checked_frame,
+)
+from .outbox import Outbox, Stored
+from .tracker import RESEND_FIRST_S, RESEND_MAX_S, InFlight, Tracker
+
+__all__ = ["FINAL_STATUSES", "ClientOptions", "ClientStats", "Engine", "Handle", "Prepared"]
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = frozenset({AckStatus.DELIVERED, AckStatus.ACK_ERROR})
+#: Events the client keeps open at most, by default.
+MAX_IN_FLIGHT = 10_000
+#: An INFORMATIONAL event that finds no ingress waits this long for one (a client just made is
+#: still connecting), then is dropped.
+INFORMATIONAL_HOLD_S = 1.0
+#: The longest the owner sleeps: the failover clock is read at least this often.
+MAX_SLEEP_S = 0.1
+DEFAULT_ADDRESS = "tcp://127.0.0.1:5571"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Everything a client can be told, with its defaults.
+
+    `max_in_flight`: NORMAL and CRITICAL events open at once; beyond it `send` blocks (or
+    raises ClientFull with `block_when_full=False`) and INFORMATIONAL events are dropped and
+    counted. `outbox`: a SQLite file for unacknowledged events; `durable`: the priorities kept
+    there (CRITICAL by default). `critical_deadline_s`, `normal_ttl_s`, `limits`: the service's
+    values, so the client stops resending when the service gives up, and checks what it does.
+    """
+
+    max_in_flight: int = MAX_IN_FLIGHT
+    block_when_full: bool = True
+    resend_first_s: float = RESEND_FIRST_S
+    resend_max_s: float = RESEND_MAX_S
+    failover_s: float = FAILOVER_S
+    critical_deadline_s: float = DEFAULT_CRITICAL_DEADLINE_S
+    normal_ttl_s: float = DEFAULT_NORMAL_TTL_S
+    outbox: str | None = None
+    durable: frozenset[int] = frozenset({Priority.CRITICAL})
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if self.max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        named = frozenset(Priority.Value(p) if isinstance(p, str) else p for p in self.durable)
+        object.__setattr__(self, "durable", named)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> ClientOptions:
+        """Options from NOTIFY_CLIENT_MAX_IN_FLIGHT, NOTIFY_CLIENT_OUTBOX, and the service's
+        NOTIFY_CRITICAL_DEADLINE_S, NOTIFY_NORMAL_TTL_S, NOTIFY_MAX_PAYLOAD_BYTES and
+        NOTIFY_MAX_FRAME_BYTES; `overrides` win."""
+        env = os.environ if environ is None else environ
+        found: dict = {}
+        for variable, name, kind in (
+            ("NOTIFY_CLIENT_MAX_IN_FLIGHT", "max_in_flight", int),
+            ("NOTIFY_CLIENT_OUTBOX", "outbox", str),
+            ("NOTIFY_CRITICAL_DEADLINE_S", "critical_deadline_s", float),
+            ("NOTIFY_NORMAL_TTL_S", "normal_ttl_s", float),
+        ):
+            if env.get(variable):
+                found[name] = _parsed(variable, env[variable], kind)
+        payload = env.get("NOTIFY_MAX_PAYLOAD_BYTES")
+        frame = env.get("NOTIFY_MAX_FRAME_BYTES")
+        if payload or frame:
+            found["limits"] = replace(
+                Limits(),
+                **({"max_payload_bytes": _parsed("NOTIFY_MAX_PAYLOAD_BYTES", payload, int)} if payload else {}),
+                **({"max_frame_bytes": _parsed("NOTIFY_MAX_FRAME_BYTES", frame, int)} if frame else {}),
+            )  # fmt: skip
+        return cls(**{**found, **overrides})
+
+    def give_up_s(self, priority: int) -> float:
+        """How long an event of this priority is resent: the service's deadline or TTL + grace."""
+        wait = self.critical_deadline_s if priority == Priority.CRITICAL else self.normal_ttl_s
+        return wait + FINAL_ACK_GRACE_S
+
+
+def _parsed(variable: str, text: str, kind: type):
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{variable}={text!r} is not a {kind.__name__}") from None
+
+
+def connection_from_env(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[list[str], bytes | None, CurveKeys | None]:
+    """(addresses, routing id, CURVE keys) from NOTIFY_CLIENT_INGRESS (comma-separated ROUTER
+    addresses, tried in order; default tcp://127.0.0.1:5571), NOTIFY_CLIENT_ID and the
+    NOTIFY_CURVE_* keys."""
+    env = os.environ if environ is None else environ
+    listed = env.get("NOTIFY_CLIENT_INGRESS", "") or DEFAULT_ADDRESS
+    addresses = [a.strip() for a in listed.split(",") if a.strip()]
+    identity = env.get("NOTIFY_CLIENT_ID", "").encode() or None
+    return addresses, identity, CurveKeys.from_env(env)
+
+
+@dataclass(slots=True)
+class ClientStats:
+    """What the client did, counted since it started (a snapshot: `client.stats()`)."""
+
+    #: NORMAL/CRITICAL events accepted by `send`, and recovered from the outbox at start.
+    accepted: int = 0
+    recovered: int = 0
+    #: Frames handed to ZMQ: first sends and resends (one that found no ingress is not counted).
+    sent: int = 0
+    resent: int = 0
+    #: Final outcomes.
+    delivered: int = 0
+    failed: int = 0
+    gave_up: int = 0
+    #: INFORMATIONAL events handed to ZMQ, and dropped (client full, or no ingress connected).
+    informational_sent: int = 0
+    informational_dropped: int = 0
+    #: Open now, waiting for a final ack.
+    in_flight: int = 0
+
+
+class Handle(Protocol):
+    """What the caller holds for one event; the engine reports to it."""
+
+    def acked(self, ack: EventAck, final: bool) -> None: ...
+
+    def gave_up(self, error: Exception) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An event checked and encoded in the caller's thread, ready to hand over."""
+
+    event_id: str
+    user_id: str
+    priority: int
+    frame: bytes
+    give_up_s: float
+    durable: bool
+
+
+class Engine:
+    """One client's events in flight over one Dealer (see the module docstring).
+
+    `on_ack(ack)` is called for every ack of an open event (QUEUED and final); `released(item)`
+    when an event leaves (final, or given up), so the owner can free its slot.
+    """
+
+    def __init__(
+        self,
+        dealer: Dealer,
+        options: ClientOptions,
+        released: Callable[[InFlight], None],
+        on_ack: Callable[[EventAck], None] | None = None,
+    ) -> None:
+        self.dealer = dealer
+        self.options = options
+        self.tracker = Tracker(options.resend_first_s, options.resend_max_s)
+        self.outbox = Outbox(options.outbox) if options.outbox else None
+        self.stats = ClientStats()
+        self._released = released
+        self._on_ack = on_ack
+        self._held: deque[tuple[float, bytes]] = deque()
+
+    # -- in the caller's thread --------------------------------------------------------------------
+
+    def prepare(self, event: UserEvent) -> Prepared:
+        """Check and encode; raises proto.InvalidEvent as the ingress would answer."""
+        frame = checked_frame(event, self.options.limits)
+        priority = event.delivery.priority
+        return Prepared(
+            event.event_id,
+            event.user_id,
+            priority,
+            frame,
+            self.options.give_up_s(priority),
+            durable=self.outbox is not None and priority in self.options.durable,
+        )
+
+    def persist(self, prepared: Prepared) -> None:
+        """Keep a durable event on disk before the caller is told it was accepted."""
+        if prepared.durable and self.outbox is not None:
+            give_up_at = time.time() + prepared.give_up_s
+            self.outbox.add(
+                Stored(
+                    prepared.user_id,
+                    prepared.event_id,
+                    prepared.priority,
+                    prepared.frame,
+                    give_up_at,
+                )
+            )
+
+    # -- in the owner's thread ---------------------------------------------------------------------
+
+    def recover(self, make_handle: Callable[[Prepared], Handle]) -> list[Handle]:
+        """Admit what an earlier run left in the outbox, with the same event ids and the time
+        it had left (at start, before the owner's loop runs)."""
+        handles = []
+        for stored in self.outbox.load() if self.outbox is not None else []:
+            left = stored.give_up_at - time.time()
+            prepared = Prepared(
+                stored.event_id, stored.user_id, stored.priority, stored.frame, left, True
+            )
+            handles.append(handle := make_handle(prepared))
+            self.admit(prepared, handle, recovered=True)
+        return handles
+
+    def admit(self, prepared: Prepared, handle: Handle, recovered: bool = False) -> None:
+        """Track the event and send it now."""
+        now = time.monotonic()
+        item = InFlight(
+            prepared.event_id,
+            prepared.user_id,
+            prepared.priority,
+            prepared.frame,
+            now + prepared.give_up_s,
+            handle,
+            durable=prepared.durable,
+        )
+        self.tracker.add(item, now)
+        if recovered:
+            self.stats.recovered += 1
+        else:
+            self.stats.accepted += 1
+        self.stats.in_flight = len(self.tracker)
+        self._send(item, now)
+
+    def send_informational(self, frame: bytes) -> None:
+        """Fire and forget: handed to ZMQ now, or held up to INFORMATIONAL_HOLD_S for an
+        ingress to connect; dropped (and counted) when the client is full or none comes."""
+        if len(self.tracker) >= self.options.max_in_flight:
+            self.stats.informational_dropped += 1
+        elif self._held or not self.dealer.send_frame(frame, 0):
+            if len(self._held) < self.options.max_in_flight:
+                self._held.append((time.monotonic() + INFORMATIONAL_HOLD_S, frame))
+            else:
+                self.stats.informational_dropped += 1
+        else:
+            self.stats.informational_sent += 1
+
+    def _send_held(self, now: float) -> None:
+        """Held INFORMATIONAL events: sent in order once an ingress is up, dropped when stale."""
+        while self._held:
+            expires, frame = self._held[0]
+            if expires <= now:
+                self.stats.informational_dropped += 1
+            elif self.dealer.send_frame(frame, 0):
+                self.stats.informational_sent += 1
+            else:
+                return
+            self._held.popleft()
+
+    def pump(self) -> float:
+        """Do everything that is due now; returns how long the owner may sleep."""
+        for ack in self.dealer.recv_acks():
+            self._on_event_ack(ack)
+        now = time.monotonic()
+        if self.dealer.watch():  # a (re)connect: every open event goes again at once
+            for item in self.tracker:
+                self._send(item, now)
+        self._send_held(now)
+        for item in self.tracker.due(now):
+            self._send(item, now)
+        for item in self.tracker.expired(now):
+            self.stats.gave_up += 1
+            log.warning("event_id=%s no final ack before its deadline; gave up", item.event_id)
+            item.handle.gave_up(NoFinalAck(f"no final ack for {item.event_id}"))
+            self._finish(item, tracked=False)
+        next_wake = self.tracker.next_wake()
+        if self._held:
+            next_wake = min(next_wake or math.inf, self._held[0][0])
+        sleep = MAX_SLEEP_S if next_wake is None else next_wake - time.monotonic()
+        return max(0.0, min(sleep, MAX_SLEEP_S))
+
+    def abandon_all(self, error: Exception) -> None:
+        """Stop tracking everything (the client is closing); durable events stay on disk."""
+        for item in self.tracker:
+            item.handle.gave_up(error)
+            self.tracker.remove(item.event_id)
+            self._released(item)
+        self.stats.in_flight = 0
+
+    def close(self) -> None:
+        self.dealer.close()
+        if self.outbox is not None:
+            self.outbox.close()
+
+    def _send(self, item: InFlight, now: float) -> None:
+        if self.dealer.send_frame(item.frame, 0):
+            if item.sends:
+                self.stats.resent += 1
+            else:
+                self.stats.sent += 1
+            item.sends += 1
+        self.tracker.sent(item, now)
+
+    def _on_event_ack(self, ack: EventAck) -> None:
+        item = self.tracker.get(ack.event_id)
+        if item is None:
+            return  # a replay for an event already final here (a resend crossed its ack)
+        final = ack.status in FINAL_STATUSES
+        if ack.status == AckStatus.QUEUED:
+            item.queued = True
+        if self._on_ack is not None:
+            try:
+                self._on_ack(ack)
+            except Exception:
+                log.exception("event_id=%s the on_ack callback raised", ack.event_id)
+        item.handle.acked(ack, final)  # before the slot is freed: a flush sees it resolved
+        if final:
+            self._finish(item)
+            if ack.status == AckStatus.DELIVERED:
+                self.stats.delivered += 1
+            else:
+                self.stats.failed += 1
+
+    def _finish(self, item: InFlight, tracked: bool = True) -> None:
+        """The event leaves: out of the table, off the disk, its slot freed."""
+        if tracked:
+            self.tracker.remove(item.event_id)
+        if item.durable and self.outbox is not None:
+            self.outbox.remove(item.user_id, item.event_id)
+        self.stats.in_flight = len(self.tracker)
+        self._released(item)
