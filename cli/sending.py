@@ -26,6 +26,8 @@ from .common import settings_or_exit
 
 __all__ = ["send"]
 
+#: The fields of a line of `--events`.
+FIELDS = frozenset({"user_id", "event_type", "priority", "channels", "payload", "event_id"})
 #: A file of more events than this shows a progress bar (on a terminal).
 PROGRESS_FROM = 20
 
@@ -74,13 +76,13 @@ def _event(
     return event
 
 
-def _events_from(path: str) -> list:
+def _events_from(path: str, limits) -> list:
     """Every line of a JSON-lines file as a UserEvent; exit 2 naming the first bad line."""
     from client import checked_frame
-    from proto import FrameError, Limits
+    from proto import FrameError
 
     text = sys.stdin.read() if path == "-" else _read(path)
-    events = []
+    events, seen = [], set()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -88,26 +90,28 @@ def _events_from(path: str) -> list:
             item = json.loads(line)
             if not isinstance(item, dict):
                 raise ValueError("each line must be a JSON object")
-            unknown = set(item) - {
-                "user_id",
-                "event_type",
-                "priority",
-                "channels",
-                "payload",
-                "event_id",
-            }
+            unknown = set(item) - FIELDS
             if unknown:
                 raise ValueError(f"unknown field {sorted(unknown)[0]!r}")
+            channels = item.get("channels") or []
+            if not isinstance(channels, list):
+                raise ValueError("channels must be a list of names")
+            event_id = item.get("event_id")
+            if event_id is not None and not isinstance(event_id, str):
+                raise ValueError("event_id must be a string")
             event = _event(
                 str(item.get("user_id", "")),
                 str(item.get("event_type", "")),
                 str(item.get("priority", "NORMAL")),
-                [str(c) for c in item.get("channels") or []],
+                [str(c) for c in channels],
                 item.get("payload", {}),
-                item.get("event_id"),
+                event_id,
             )
-            checked_frame(event, Limits())
-        except (ValueError, FrameError) as exc:
+            checked_frame(event, limits)
+            if (event.user_id, event.event_id) in seen:
+                raise ValueError(f"event_id {event.event_id!r} comes twice")
+            seen.add((event.user_id, event.event_id))
+        except (ValueError, TypeError, FrameError) as exc:
             typer.echo(f"notify: {path} line {number}: {exc}", err=True)
             raise typer.Exit(2) from exc
         events.append(event)
@@ -141,6 +145,7 @@ class _Tally:
 
     final: dict[str, Any] = field(default_factory=dict)
     informational: int = 0
+    informational_dropped: int = 0
     refused: int = 0
 
     def settled(self) -> int:
@@ -165,8 +170,12 @@ class _Tally:
         if errors:
             lines.append(f"ACK_ERROR {sum(errors.values())}")
             lines += [f"  {n} x {reason}" for reason, n in errors.most_common(5)]
-        if self.informational:
-            lines.append(f"INFORMATIONAL {self.informational} (sent, no ack)")
+        if sent_informational := self.informational - self.informational_dropped:
+            lines.append(f"INFORMATIONAL {sent_informational} (sent, no ack)")
+        if self.informational_dropped:
+            lines.append(
+                f"INFORMATIONAL {self.informational_dropped} dropped: no ingress connected"
+            )
         if self.refused:
             lines.append(f"refused by the client {self.refused}")
         if waiting:
@@ -208,13 +217,16 @@ def send(
       notify send --user alice --type ALERT_TRIGGERED --channel WEB --channel TELEGRAM:active
       notify send --events fills.jsonl
     """
-    from proto import FrameError
+    from client import checked_frame
+    from proto import FrameError, Limits
 
+    settings = settings_or_exit()
+    limits = Limits(settings.max_payload_bytes, settings.max_frame_bytes)
     if events is not None:
         if user is not None or type_ is not None:
             typer.echo("notify: give --events, or --user and --type, not both", err=True)
             raise typer.Exit(2)
-        batch = _events_from(events)
+        batch = _events_from(events, limits)
     else:
         if user is None or type_ is None:
             typer.echo("notify: give --user and --type (or --events FILE)", err=True)
@@ -224,16 +236,17 @@ def send(
             if not isinstance(body, dict):
                 raise ValueError("--payload must be a JSON object")
             batch = [_event(user, type_, priority, channel or [], body, event_id)]
+            checked_frame(batch[0], limits)
         except json.JSONDecodeError as exc:
             typer.echo(f"notify: --payload is not JSON: {exc}", err=True)
             raise typer.Exit(2) from exc
-        except (ValueError, FrameError) as exc:
+        except (ValueError, TypeError, FrameError) as exc:
             typer.echo(f"notify: {exc}", err=True)
             raise typer.Exit(2) from exc
-    raise typer.Exit(_send_all(batch, timeout, single=events is None))
+    raise typer.Exit(_send_all(settings, limits, batch, timeout, single=events is None))
 
 
-def _send_all(batch: list, timeout: float | None, single: bool) -> int:
+def _send_all(settings, limits, batch: list, timeout: float | None, single: bool) -> int:
     """Send, print acks as they come, summarize; the exit status."""
     from rich.console import Console
     from rich.progress import Progress
@@ -241,11 +254,11 @@ def _send_all(batch: list, timeout: float | None, single: bool) -> int:
     from client import ClientOptions, CurveKeys, NotifyClient
     from proto import AckStatus, FrameError, Priority
 
-    settings = settings_or_exit()
     options = ClientOptions(
         critical_deadline_s=settings.critical_deadline_s,
         normal_ttl_s=settings.normal_ttl_s,
         max_in_flight=max(len(batch), 1),
+        limits=limits,
     )
     if timeout is None:
         timeout = max(options.give_up_s(e.delivery.priority) for e in batch)
@@ -290,11 +303,12 @@ def _send_all(batch: list, timeout: float | None, single: bool) -> int:
             _wait_for_informational(client, tally.informational, deadline)
     finally:
         client.close(timeout=0)
+    tally.informational_dropped = client.stats().informational_dropped
     if single:
-        return _single_status(batch[0], tally, timeout, client.stats().informational_sent)
+        return _single_status(batch[0], tally, timeout)
     for line in tally.summary(len(batch), time.monotonic() - started):
         typer.echo(line)
-    if tally.settled() < len(batch) or tally.refused:
+    if tally.settled() < len(batch) or tally.refused or tally.informational_dropped:
         return 2
     return 1 if any(a.status == AckStatus.ACK_ERROR for a in tally.final.values()) else 0
 
@@ -308,11 +322,11 @@ def _wait_for_informational(client, count: int, deadline: float) -> None:
         time.sleep(0.01)
 
 
-def _single_status(event, tally: _Tally, timeout: float, informational_sent: int) -> int:
+def _single_status(event, tally: _Tally, timeout: float) -> int:
     from proto import AckStatus
 
     if tally.informational:
-        if not informational_sent:
+        if tally.informational_dropped:
             typer.echo("dropped: no ingress connected (INFORMATIONAL is never resent)", err=True)
             return 2
         typer.echo("sent (INFORMATIONAL: no ack)")

@@ -55,15 +55,15 @@ class AsyncDelivery(asyncio.Future):
         self._on_ack = on_ack
 
     def acked(self, ack: EventAck, final: bool) -> None:
+        if not self.queued.done():
+            self.queued.set_result(ack)
+        if final and not self.done():
+            self.set_result(ack)
         if self._on_ack is not None:
             try:
                 self._on_ack(ack)
             except Exception:
                 log.exception("event_id=%s the on_ack callback raised", self.event_id)
-        if not self.queued.done():
-            self.queued.set_result(ack)
-        if final and not self.done():
-            self.set_result(ack)
 
     def gave_up(self, error: Exception) -> None:
         for future in (self.queued, self):
@@ -94,6 +94,8 @@ class AsyncNotifyClient:
         self._task: asyncio.Task | None = None
         self._open: dict[str, AsyncDelivery] = {}
         self._room = asyncio.Event()  # set whenever an event leaves
+        self._idle = asyncio.Event()  # set while nothing is open
+        self._idle.set()
         self._closed = False
         self.recovered: list[AsyncDelivery] = []
 
@@ -123,8 +125,12 @@ class AsyncNotifyClient:
             failover_s=self.options.failover_s,
             send_hwm=2 * self.options.max_in_flight + 1000,
         )
-        self._engine = Engine(dealer, self.options, self._release, self._on_ack)
-        self.recovered = self._engine.recover(lambda p: self._register(p, None, loop))
+        try:
+            self._engine = Engine(dealer, self.options, self._release, self._on_ack)
+            self.recovered = self._engine.recover(lambda p: self._register(p, None, loop))
+        except BaseException:
+            dealer.close()
+            raise
         self._task = loop.create_task(self._run(), name="notify-client")
         return self
 
@@ -145,6 +151,7 @@ class AsyncNotifyClient:
         loop = asyncio.get_running_loop()
         if prepared.priority == Priority.INFORMATIONAL:
             delivery = AsyncDelivery(prepared, None, loop)
+            delivery.queued.set_result(None)
             delivery.set_result(None)
             engine.send_informational(prepared.frame)
             return delivery
@@ -202,21 +209,21 @@ class AsyncNotifyClient:
     ) -> AsyncDelivery:
         delivery = AsyncDelivery(prepared, on_ack, loop)
         self._open[prepared.event_id] = delivery
+        self._idle.clear()
         return delivery
 
     def _release(self, item: InFlight) -> None:
         self._open.pop(item.event_id, None)
         self._room.set()
+        if not self._open:
+            self._idle.set()
 
     # -- waiting and closing -----------------------------------------------------------------------
 
     async def flush(self, timeout: float | None = None) -> int:
         """Wait until every open event is final (or `timeout`); returns how many are still open."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                while self._open:
-                    waiting = [asyncio.shield(d) for d in self._open.values()]
-                    await asyncio.gather(*waiting, return_exceptions=True)
+            await asyncio.wait_for(self._idle.wait(), timeout)
         return len(self._open)
 
     async def close(self, timeout: float | None = None) -> None:

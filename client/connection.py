@@ -138,7 +138,10 @@ class Dealer:
         reason to resend everything still open). Moves to the next address when due."""
         handshake = False
         while self.monitor.poll(0):
-            event = parse_monitor_message(self.monitor.recv_multipart())["event"]
+            message = parse_monitor_message(self.monitor.recv_multipart())
+            if message["endpoint"].decode(errors="replace") != self.address:
+                continue  # news of an address this DEALER has already left
+            event = message["event"]
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.connected, handshake = True, True
                 self._refused_logged.discard(self.address)

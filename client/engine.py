@@ -64,6 +64,8 @@ class ClientOptions:
     failover_s: float = FAILOVER_S
     critical_deadline_s: float = DEFAULT_CRITICAL_DEADLINE_S
     normal_ttl_s: float = DEFAULT_NORMAL_TTL_S
+    #: Waited past the deadline or TTL for the service's final ACK_ERROR.
+    final_ack_grace_s: float = FINAL_ACK_GRACE_S
     outbox: str | None = None
     durable: frozenset[int] = frozenset({Priority.CRITICAL})
     limits: Limits = field(default_factory=Limits)
@@ -102,7 +104,7 @@ class ClientOptions:
     def give_up_s(self, priority: int) -> float:
         """How long an event of this priority is resent: the service's deadline or TTL + grace."""
         wait = self.critical_deadline_s if priority == Priority.CRITICAL else self.normal_ttl_s
-        return wait + FINAL_ACK_GRACE_S
+        return wait + self.final_ack_grace_s
 
 
 def _parsed(variable: str, text: str, kind: type):
@@ -281,7 +283,10 @@ class Engine:
     def pump(self) -> float:
         """Do everything that is due now; returns how long the owner may sleep."""
         for ack in self.dealer.recv_acks():
-            self._on_event_ack(ack)
+            try:
+                self._on_event_ack(ack)
+            except Exception:  # one ack's trouble (a full disk, say) is not every ack's
+                log.exception("event_id=%s handling its ack failed", ack.event_id)
         now = time.monotonic()
         if self.dealer.watch():  # a (re)connect: every open event goes again at once
             for item in self.tracker:
@@ -329,12 +334,12 @@ class Engine:
         final = ack.status in FINAL_STATUSES
         if ack.status == AckStatus.QUEUED:
             item.queued = True
+        item.handle.acked(ack, final)  # before the slot is freed: a flush sees it resolved
         if self._on_ack is not None:
             try:
                 self._on_ack(ack)
             except Exception:
                 log.exception("event_id=%s the on_ack callback raised", ack.event_id)
-        item.handle.acked(ack, final)  # before the slot is freed: a flush sees it resolved
         if final:
             self._finish(item)
             if ack.status == AckStatus.DELIVERED:
@@ -346,7 +351,9 @@ class Engine:
         """The event leaves: out of the table, off the disk, its slot freed."""
         if tracked:
             self.tracker.remove(item.event_id)
-        if item.durable and self.outbox is not None:
-            self.outbox.remove(item.user_id, item.event_id)
         self.stats.in_flight = len(self.tracker)
-        self._released(item)
+        try:
+            if item.durable and self.outbox is not None:
+                self.outbox.remove(item.user_id, item.event_id)
+        finally:  # a row left behind is resent once more by the next run: harmless
+            self._released(item)

@@ -113,15 +113,30 @@ def _decimal_text(where: str, value: Any) -> str:
 
 
 def _json_text(where: str, value: Any) -> str:
+    """JSON text as the ingress reads JSON: no NaN or Infinity; a Decimal written as a string
+    (its digits kept)."""
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
+        try:
+            return json.dumps(value, separators=(",", ":"), allow_nan=False, default=_number)
+        except (TypeError, ValueError) as exc:
+            raise InvalidEvent(where, f"not JSON ({exc})") from None
     if not isinstance(value, str):
         raise InvalidEvent(where, f"must be JSON text or a dict/list, got {type(value).__name__}")
     try:
-        json.loads(value)
+        json.loads(value, parse_constant=_no_constant)
     except ValueError as exc:
         raise InvalidEvent(where, f"not JSON ({exc})") from None
     return value
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return str(value)
+    raise TypeError(f"{value!r} is not JSON")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 @dataclass(frozen=True, slots=True)

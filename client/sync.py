@@ -77,14 +77,14 @@ class Delivery(Future):
         self._on_ack = on_ack
 
     def acked(self, ack: EventAck, final: bool) -> None:
+        _settle(self.queued, ack)
+        if final:
+            _settle(self, ack)
         if self._on_ack is not None:
             try:
                 self._on_ack(ack)
             except Exception:
                 log.exception("event_id=%s the on_ack callback raised", self.event_id)
-        _settle(self.queued, ack)
-        if final:
-            _settle(self, ack)
 
     def gave_up(self, error: Exception) -> None:
         _settle(self.queued, error=error)
@@ -123,18 +123,23 @@ class NotifyClient:
             self.options.failover_s,
             send_hwm=2 * self.options.max_in_flight + 1000,
         )
+        # Guards _open, _closed, _turned_away and the order of commands against close().
         self._room = threading.Condition()
         self._open: dict[str, Delivery] = {}
         self._commands: deque[tuple[Prepared, Delivery] | bytes] = deque()
         self._turned_away = 0  # INFORMATIONAL dropped before reaching the thread
         self._closed = False
         self._stop = threading.Event()
-        self._engine = Engine(dealer, self.options, self._release, on_ack)
+        try:
+            self._engine = Engine(dealer, self.options, self._release, on_ack)
+            #: Deliveries of the events an earlier run left in the outbox, resent now.
+            self.recovered: list[Delivery] = self._engine.recover(self._register)
+        except BaseException:
+            dealer.close()
+            raise
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        #: Deliveries of the events an earlier run left in the outbox, resent now.
-        self.recovered: list[Delivery] = self._engine.recover(self._register)
         self._thread = threading.Thread(target=self._run, name="notify-client", daemon=True)
         self._thread.start()
 
@@ -165,12 +170,13 @@ class NotifyClient:
         INFORMATIONAL one is dropped and counted. The same event_id while it is open returns
         the open Delivery.
         """
-        if self._closed:
-            raise ClientClosed("the client is closed")
         prepared = self._engine.prepare(event)
         if prepared.priority == Priority.INFORMATIONAL:
             return self._send_informational(prepared)
+        # Under the lock from the closed check to the queueing, so close() either refuses this
+        # event or finds it in the queue (and fails its Delivery with ClientClosed).
         with self._room:
+            self._check_open()
             open_one = self._open.get(prepared.event_id)
             if open_one is not None:
                 if open_one.user_id != prepared.user_id:
@@ -179,14 +185,10 @@ class NotifyClient:
                     )
                 return open_one
             self._wait_for_room(timeout)
+            self._engine.persist(prepared)  # on disk before the caller hears "accepted"
             delivery = self._register(prepared, on_ack)
-        try:
-            self._engine.persist(prepared)
-        except BaseException:
-            self._release_id(prepared.event_id)
-            raise
-        self._commands.append((prepared, delivery))
-        self._wake()
+            self._commands.append((prepared, delivery))
+            self._wake()
         return delivery
 
     def notify(
@@ -211,21 +213,31 @@ class NotifyClient:
 
     def _send_informational(self, prepared: Prepared) -> Delivery:
         delivery = Delivery(prepared.event_id, prepared.user_id, prepared.priority)
+        delivery.queued.set_result(None)
         delivery.set_result(None)
-        if len(self._commands) > self.options.max_in_flight:
-            with self._room:
+        with self._room:
+            self._check_open()
+            if len(self._commands) > self.options.max_in_flight:
                 self._turned_away += 1
-            return delivery
-        self._commands.append(prepared.frame)
-        self._wake()
+            else:
+                self._commands.append(prepared.frame)
+                self._wake()
         return delivery
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosed("the client is closed")
+
+    def _on_client_thread(self) -> bool:
+        """Called from an on_ack callback? (Then nothing may wait for this thread.)"""
+        return threading.current_thread() is self._thread
 
     def _wait_for_room(self, timeout: float | None) -> None:
         """With the condition held: return once there is room, else raise ClientFull."""
         limit = self.options.max_in_flight
         if len(self._open) < limit:
             return
-        if not self.options.block_when_full:
+        if not self.options.block_when_full or self._on_client_thread():
             raise ClientFull(f"{limit} events are waiting for their final ack")
         if not self._room.wait_for(lambda: len(self._open) < limit or self._closed, timeout):
             raise ClientFull(f"{limit} events still waiting for their final ack after {timeout}s")
@@ -238,17 +250,17 @@ class NotifyClient:
         return delivery
 
     def _release(self, item: InFlight) -> None:
-        self._release_id(item.event_id)
-
-    def _release_id(self, event_id: str) -> None:
         with self._room:
-            self._open.pop(event_id, None)
+            self._open.pop(item.event_id, None)
             self._room.notify_all()
 
     # -- waiting and closing -----------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> int:
-        """Wait until every open event is final (or `timeout`); returns how many are still open."""
+        """Wait until every open event is final (or `timeout`); returns how many are still open.
+        Not from an on_ack callback: the acks it waits for come through that very thread."""
+        if self._on_client_thread():
+            raise RuntimeError("flush() and close() cannot be called from an on_ack callback")
         with self._room:
             self._room.wait_for(lambda: not self._open, timeout)
             return len(self._open)
@@ -260,13 +272,17 @@ class NotifyClient:
             return
         self.flush(timeout)
         with self._room:
+            if self._closed:
+                return
             self._closed = True
             self._room.notify_all()
-        self._stop.set()
-        self._wake()
+            self._stop.set()
+            self._wake()
         self._thread.join()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        with self._room:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_w = -1
 
     def stats(self) -> ClientStats:
         """A snapshot of what the client did."""
@@ -283,8 +299,10 @@ class NotifyClient:
     # -- the client's thread -----------------------------------------------------------------------
 
     def _wake(self) -> None:
-        # A full pipe means the thread is awake anyway; a closed one, that it has stopped.
-        with contextlib.suppress(BlockingIOError, OSError):
+        """With the condition held (close() closes the pipe under it)."""
+        if self._wake_w < 0:
+            return
+        with contextlib.suppress(BlockingIOError):  # full: the thread is awake anyway
             os.write(self._wake_w, b"\0")
 
     def _run(self) -> None:

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import ROOT, free_port
 
 ORDER = '{"symbol": "BTC/USDT", "side": "buy", "fill_quantity": "0.5", "fill_price": "50000", "exchange": "binance"}'
@@ -197,16 +199,33 @@ def test_send_events_file_prints_each_ack_and_a_summary(
     assert "INFORMATIONAL 1 (sent, no ack)" in out
 
 
-def test_send_events_file_refuses_a_bad_line_before_sending_anything(stack_env, tmp_path):
+GOOD_LINE = {
+    "user_id": "u1",
+    "event_type": "ORDER_FILLED",
+    "priority": "CRITICAL",
+    "event_id": "e1",
+}
+
+
+@pytest.mark.parametrize(
+    ("second", "problem"),
+    [
+        ({**GOOD_LINE, "priority": "URGENT"}, "unknown priority 'URGENT'; one of INFORMATIONAL, NORMAL, CRITICAL"),
+        (GOOD_LINE, "event_id 'e1' comes twice"),
+        ({**GOOD_LINE, "event_id": 5}, "event_id must be a string"),
+        ({**GOOD_LINE, "event_id": "e2", "channels": 5}, "channels must be a list of names"),
+        ({**GOOD_LINE, "event_id": "e2", "colour": "red"}, "unknown field 'colour'"),
+        ([1, 2], "each line must be a JSON object"),
+    ],
+)  # fmt: skip
+def test_send_events_file_refuses_a_bad_line_before_sending_anything(
+    stack_env, tmp_path, second, problem
+):
     path = tmp_path / "events.jsonl"
-    good = {"user_id": "u1", "event_type": "ORDER_FILLED", "priority": "CRITICAL"}
-    bad = {**good, "payload": {"x": 1}, "priority": "URGENT"}
-    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    path.write_text(json.dumps(GOOD_LINE) + "\n" + json.dumps(second) + "\n")
     done = notify(stack_env, "send", "--events", str(path))
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        f"notify: {path} line 2: unknown priority 'URGENT'; one of INFORMATIONAL, NORMAL, CRITICAL"
-    ]
+    assert done.stderr.strip().splitlines() == [f"notify: {path} line 2: {problem}"]
     assert done.stdout == ""
 
 

@@ -71,6 +71,8 @@ def test_a_built_payload_is_the_json_the_channels_read() -> None:
     }
     details = StrategyEventPayload(strategy_id="s", log_level="WARN", details={"k": [1, 2]})
     assert json.loads(details.to_dict()["details"]) == {"k": [1, 2]}
+    exact = StrategyEventPayload(details={"pnl": Decimal("0.10")})
+    assert json.loads(exact.to_dict()["details"]) == {"pnl": "0.10"}
 
 
 @pytest.mark.parametrize(
@@ -88,6 +90,9 @@ def test_a_built_payload_is_the_json_the_channels_read() -> None:
         (lambda: StrategyEventPayload(log_level="fatal"), "payload.log_level", "'fatal' is not one of debug, info, warn, error"),
         (lambda: StrategyEventPayload(details="{oops"), "payload.details", "not JSON"),
         (lambda: WorkspaceEventPayload(annotation_data=3), "payload.annotation_data", "must be JSON text or a dict/list, got int"),
+        (lambda: StrategyEventPayload(details={"x": float("nan")}), "payload.details", "not JSON"),
+        (lambda: StrategyEventPayload(details='{"x": NaN}'), "payload.details", "NaN is not JSON"),
+        (lambda: StrategyEventPayload(details={"x": object()}), "payload.details", "is not JSON"),
     ],
 )  # fmt: skip
 def test_a_bad_value_is_refused_naming_the_field(build, field, problem) -> None:
