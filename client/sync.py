@@ -313,8 +313,10 @@ class NotifyClient:
         poller.register(self._wake_r, zmq.POLLIN)
         while not self._stop.is_set():
             try:
-                self._take_commands()
+                # Pump first: a handshake it reads resends what was open before it, and what
+                # is taken after it goes out once, not twice.
                 sleep = engine.pump()
+                self._take_commands()
                 if not self._commands:
                     poller.poll(sleep * 1000)
                 self._drain_wake_pipe()

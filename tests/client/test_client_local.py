@@ -116,6 +116,8 @@ def test_a_callback_may_not_wait_for_its_own_thread(queued_only):
     client = NotifyClient(queued_only, max_in_flight=1)
 
     def on_ack(ack) -> None:
+        if outcomes:  # a resend's QUEUED calls again: the first call is the one looked at
+            return
         for call in (lambda: client.send(_critical()), client.flush, client.close):
             try:
                 call()
