@@ -7,7 +7,7 @@ from kombu import Exchange, Queue
 
 from settings import Settings
 from tasks import timing
-from tasks.queues import ALL_QUEUES
+from tasks.queues import ALL_QUEUES, TASK_EXCHANGE
 
 _settings = Settings()
 
@@ -16,32 +16,54 @@ broker_url = _settings.celery_broker_url
 broker_connection_retry = True
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None  # a worker waits for its broker forever
-broker_transport_options = {
-    # No ETA tasks: an unacked message is a running task, so this only has to cover one run.
-    "visibility_timeout": timing.VISIBILITY_TIMEOUT_S,
-    "unacked_restore_interval": timing.RESTORE_INTERVAL_S,
-    "unacked_restore_throttle": 1,
-    # Listed order of task_queues wins, so critical.* drains first.
-    "queue_order_strategy": "priority",
-    # A silently dead broker link is noticed, never waited on forever.
-    "socket_timeout": 5,
-    "socket_connect_timeout": 2,
-    "socket_keepalive": True,
-    "health_check_interval": 10,
-}
-if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
-    broker_transport_options["global_keyprefix"] = _settings.key_prefix
+if _settings.broker_is_redis:
+    broker_transport_options = {
+        # No ETA tasks: an unacked message is a running task, so this only has to cover one run.
+        "visibility_timeout": timing.VISIBILITY_TIMEOUT_S,
+        "unacked_restore_interval": timing.RESTORE_INTERVAL_S,
+        "unacked_restore_throttle": 1,
+        # Listed order of task_queues wins, so critical.* drains first.
+        "queue_order_strategy": "priority",
+        # A silently dead broker link is noticed, never waited on forever.
+        "socket_timeout": 5,
+        "socket_connect_timeout": 2,
+        "socket_keepalive": True,
+        "health_check_interval": 10,
+        "global_keyprefix": _settings.key_prefix,
+    }
     # kombu's transport with our fix for a worker that dies on a broker restart (tasks/broker.py).
     broker_transport = "tasks.broker:Transport"
+else:
+    # RabbitMQ: a publish returns once the broker has the message (publisher confirms); a dead
+    # link is noticed by AMQP heartbeats. CRITICAL first comes from consumer priorities
+    # (task_queues below); an unacked message goes back when its channel closes, so no
+    # visibility timeout is needed.
+    broker_transport_options = {"confirm_publish": True}
+    broker_heartbeat = 10
 
 # The task modules: a worker imports them at start; a publisher (the ingress) never needs to.
 imports = ("tasks.attempt", "tasks.finish", "tasks.worker_logging", "tasks.startup")
 
-# The default exchange (routing key = queue name), named explicitly rather than an implicit
-# exchange per queue: Celery publishes a direct queue's tasks there anyway, every broker has it
-# built in, and nothing needs binding.
-task_queues = [Queue(name, Exchange(""), routing_key=name) for name in ALL_QUEUES]
+# One direct exchange of our own, named (Celery would bind every queue to an exchange called
+# after the default queue, "normal.control"); routing key = queue name. On RabbitMQ a worker's
+# consumers of critical.* have a higher priority than those of normal.*, so a free worker takes
+# CRITICAL first (the Redis transport's "priority" order does the same there, and ignores these
+# arguments).
+_exchange = Exchange(TASK_EXCHANGE, type="direct", durable=True)
+task_queues = [
+    Queue(
+        name,
+        _exchange,
+        routing_key=name,
+        durable=True,
+        consumer_arguments={"x-priority": 10 if name.startswith("critical.") else 0},
+    )
+    for name in ALL_QUEUES
+]
 task_default_queue = "normal.control"
+task_default_exchange = TASK_EXCHANGE
+task_default_exchange_type = "direct"
+task_default_routing_key = "normal.control"
 task_create_missing_queues = False
 
 task_serializer = "json"

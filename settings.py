@@ -212,6 +212,11 @@ class Settings(BaseSettings):
         return ""
 
     @property
+    def broker_is_redis(self) -> bool:
+        """Is the Celery broker a Redis (else RabbitMQ, AMQP)?"""
+        return self.celery_broker_url.startswith(("redis://", "rediss://", "redis+socket://"))
+
+    @property
     def router_connect(self) -> str:
         """Where a container connects its DEALER."""
         return connect_address(self.ingress_router)

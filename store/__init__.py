@@ -20,7 +20,7 @@ from .claims import (
 )
 from .delivery_log import DeliveryLog
 from .directory import Directory, UserProfile, mute_key
-from .due import DueWork, link_member, round_member
+from .due import DueWork, Taken, link_member, round_member
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
 from .keyring import Grant, KeyRing, Role
 from .keys import CLAIM_TTL_S, Keys
@@ -51,6 +51,7 @@ __all__ = [
     "Seen",
     "Store",
     "StoreError",
+    "Taken",
     "TelegramLinks",
     "UserProfile",
     "WebAcks",

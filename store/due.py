@@ -7,15 +7,21 @@ same work twice keeps one entry; its JSON entry sits in a hash beside the sorted
 scheduler takes due members under a short lease, publishes them, then removes them: a scheduler
 that dies mid-way leaves the member to come due again after the lease (at least once; the
 attempts fence against duplicates). Several schedulers may run.
+
+The removal is conditional: a published link can run and park itself again (same member, a new
+due time) before its scheduler gets to remove it, so a member is removed only while its score is
+still the lease the scheduler took it with.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import redis
 
 from .keys import Keys
 
-__all__ = ["DueWork", "link_member", "round_member"]
+__all__ = ["DueWork", "Taken", "link_member", "round_member"]
 
 #: A taken member comes due again after this long unless its taker removed it.
 LEASE_S = 30.0
@@ -27,9 +33,28 @@ for _, member in ipairs(due) do
   redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[2]), member)
   table.insert(out, member)
   table.insert(out, redis.call('HGET', KEYS[2], member) or '')
+  table.insert(out, redis.call('ZSCORE', KEYS[1], member))
 end
 return out
 """
+
+# Remove a published member unless it was written again since it was taken (its score moved).
+_PUBLISHED = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+class Taken(NamedTuple):
+    """Work taken by a scheduler: its member, its JSON entry, and the lease score it holds."""
+
+    member: bytes
+    entry: bytes
+    lease: bytes
 
 
 def round_member(user_id: str, event_id: str, round_no: int) -> str:
@@ -50,6 +75,7 @@ class DueWork:
         self._key = keys.due()
         self._entries = keys.due_entries()
         self._take = client.register_script(_TAKE)
+        self._published = client.register_script(_PUBLISHED)
 
     def put(self, member: str, entry: str, at: float) -> None:
         """Add (or replace) work due at `at`."""
@@ -58,12 +84,17 @@ class DueWork:
         pipe.zadd(self._key, {member: at})
         pipe.execute()
 
-    def take(self, now: float, limit: int = 100) -> list[tuple[bytes, bytes]]:
-        """(member, entry) of work due by `now`, leased for LEASE_S so no other scheduler takes
-        it meanwhile. The entry is empty for a member written by the first release, whose
-        member was the JSON entry itself."""
+    def take(self, now: float, limit: int = 100) -> list[Taken]:
+        """Work due by `now`, leased for LEASE_S so no other scheduler takes it meanwhile. (A
+        member written by the first release was its JSON entry itself, with no hash entry.)"""
         flat = list(self._take(keys=[self._key, self._entries], args=[now, LEASE_S, limit]))
-        return [(flat[i], flat[i + 1] or flat[i]) for i in range(0, len(flat), 2)]
+        return [Taken(flat[i], flat[i + 1] or flat[i], flat[i + 2]) for i in range(0, len(flat), 3)]
+
+    def published(self, taken: Taken) -> bool:
+        """Forget work once published, unless it was written again meanwhile (then the new
+        entry stays); True when it was removed."""
+        keys = [self._key, self._entries]
+        return bool(self._published(keys=keys, args=[taken.member, taken.lease]))
 
     def done(self, member: bytes | str) -> None:
         """Forget published (or unreadable) work."""

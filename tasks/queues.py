@@ -12,13 +12,25 @@ from __future__ import annotations
 from channels import CHANNELS
 from proto import Priority
 
-__all__ = ["ALL_QUEUES", "CONTROL", "WEB_PUBLISH_QUEUE", "ingress_queue", "queue_for"]
+__all__ = [
+    "ALL_QUEUES",
+    "CONTROL",
+    "TASK_EXCHANGE",
+    "WEB_PUBLISH_QUEUE",
+    "ingress_queue",
+    "queue_for",
+]
 
 PRIORITY_PREFIXES = ("critical", "normal")
 #: Where `finish` and ACTIVE_SESSION resolution run: not a channel of its own.
 CONTROL = "control"
 CHANNEL_QUEUES = (CONTROL, *(channel.name.lower() for channel in CHANNELS.values()))
 ALL_QUEUES = [f"{prefix}.{name}" for prefix in PRIORITY_PREFIXES for name in CHANNEL_QUEUES]
+
+#: The direct exchange every task queue is bound to, by its own name. Named, not left to Celery:
+#: a queue without an exchange is bound to `task_default_exchange`, which Celery names after
+#: `task_default_queue` ("normal.control").
+TASK_EXCHANGE = "notify.tasks"
 
 #: Shared by every ingress: whichever takes a WEB delivery publishes it on its XPUB.
 WEB_PUBLISH_QUEUE = "ingress.web"

@@ -51,7 +51,8 @@ _UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
 def publish_due(store: Store, now: float | None = None, limit: int = 200) -> int:
     """Publish every entry due by `now` as a chain; returns how many were published."""
     started = 0
-    for member, raw in store.due.take(now or time.time(), limit):
+    for taken in store.due.take(now or time.time(), limit):
+        member, raw = taken.member, taken.entry
         try:
             entry = due_entry(json.loads(raw))
         except _UNREADABLE:
@@ -76,7 +77,8 @@ def publish_due(store: Store, now: float | None = None, limit: int = 200) -> int
             # The outbox's safety net: the ingress published nothing, or died before marking.
             store.claims.mark_queued_many([(job.user_id, job.event_id, raw.decode())], time.time())
             log.warning("event_id=%s round 0 published from the outbox", job.event_id)
-        store.due.done(member)
+        # Not `done`: the link may have run and parked itself again already (a fast broker).
+        store.due.published(taken)
         started += 1
     return started
 

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def warn_unless_durable(settings: Settings, process: str) -> list[str]:
     """Log one warning line per problem of the store's and the broker's Redis; returns them."""
     urls = {"store": settings.redis_url}
-    if settings.celery_broker_url.startswith(("redis://", "rediss://")):
+    if settings.broker_is_redis:
         urls["broker"] = settings.celery_broker_url
     found = []
     for role, url in urls.items():

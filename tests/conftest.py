@@ -33,6 +33,7 @@ from sandbox import (
 )
 from settings import Settings
 from store import Store, redis_answers, start_embedded_redis
+from tests.brokers import AMQP_BASE, amqp_answers, amqp_vhost
 from tests.helpers import (
     collect_acks,
     drain_acks,
@@ -66,6 +67,36 @@ def redis_url() -> Iterator[str]:
             process.wait(10)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--broker",
+        choices=("redis", "amqp"),
+        default=os.environ.get("NOTIFY_TEST_BROKER", "redis"),
+        help="The Celery broker of the running stacks: redis (the store's server) or amqp "
+        "(RabbitMQ at NOTIFY_TEST_AMQP_URL); CI runs the `broker` tests on both.",
+    )
+
+
+@pytest.fixture(scope="session")
+def broker_name(request: pytest.FixtureRequest) -> str:
+    return request.config.getoption("--broker")
+
+
+@pytest.fixture(scope="session")
+def broker_url(broker_name: str, redis_url: str) -> Iterator[str]:
+    """The stack's broker: this run's Redis, or a RabbitMQ virtual host of its own."""
+    if broker_name == "redis":
+        yield redis_url
+        return
+    if not amqp_answers():
+        reason = f"--broker amqp: no RabbitMQ answers at {AMQP_BASE} (NOTIFY_TEST_AMQP_URL)"
+        if os.environ.get("NOTIFY_TEST_REQUIRE_AMQP"):  # CI: a missing broker is a failure
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    with amqp_vhost() as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def key_prefix(redis_url: str) -> Iterator[str]:
     """This run's own key prefix; its keys (store and broker) are deleted afterwards."""
@@ -92,7 +123,7 @@ def clean_sandbox(sandbox: SandboxServer) -> SandboxServer:
 
 @pytest.fixture(scope="session")
 def stack_env(
-    redis_url: str, key_prefix: str, sandbox: SandboxServer, tmp_path_factory
+    redis_url: str, broker_url: str, key_prefix: str, sandbox: SandboxServer, tmp_path_factory
 ) -> dict[str, str]:
     """Environment shared by the worker, the ingress and in-process settings of this run.
 
@@ -108,7 +139,7 @@ def stack_env(
         "NOTIFY_FCM_PROJECT_ID": PROJECT_ID,
         "NOTIFY_FCM_ENDPOINT": fcm_endpoint(sandbox.url),
         "NOTIFY_REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
+        "CELERY_BROKER_URL": broker_url,
         "NOTIFY_KEY_PREFIX": key_prefix,
         "NOTIFY_INGRESS_ROUTER": f"tcp://127.0.0.1:{free_port()}",
         "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{free_port()}",

@@ -25,6 +25,8 @@ from proto import AckStatus, ChannelType
 from tests.faults.stack import delivered_requests
 from tests.helpers import ROOT, free_port, wait_for_claim, wait_until
 
+pytestmark = pytest.mark.broker
+
 PAYLOAD = OrderEventPayload(symbol="BTC/USDT", side="buy", fill_quantity="0.5", fill_price="50000")
 
 

@@ -37,18 +37,26 @@ class Stack:
     """Redis + ingress + `workers` Celery workers + scheduler, all real processes.
 
     Parameters: `root`, a folder for the Redis data and every log; `sandbox_url`, the provider
-    sandbox every provider points at; `env`, more settings for every process.
+    sandbox every provider points at; `env`, more settings for every process; `broker_url`,
+    the Celery broker (default: the stack's own Redis, which is also the store).
     """
 
-    def __init__(self, root: Path, sandbox_url: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        sandbox_url: str,
+        env: dict[str, str] | None = None,
+        broker_url: str | None = None,
+    ) -> None:
         self.root = root
         self.port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.port}/0"
+        self.broker_url = broker_url or self.redis_url
         self.redis: subprocess.Popen | None = None
         prefix = f"fault-{uuid.uuid4().hex[:6]}:"
         self.env = {
             "NOTIFY_REDIS_URL": self.redis_url,
-            "CELERY_BROKER_URL": self.redis_url,
+            "CELERY_BROKER_URL": self.broker_url,
             "NOTIFY_KEY_PREFIX": prefix,
             "NOTIFY_INGRESS_ROUTER": f"tcp://127.0.0.1:{free_port()}",
             "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{free_port()}",
@@ -61,7 +69,9 @@ class Stack:
             **(env or {}),
         }
         self.workers: dict[int, subprocess.Popen] = {}
-        self.ingress: subprocess.Popen | None = None
+        #: Ingress replicas by number; 1 is the one the stack's env names.
+        self.ingresses: dict[int, subprocess.Popen] = {}
+        self._replica_env: dict[int, dict[str, str]] = {1: {}}
         self.scheduler: subprocess.Popen | None = None
         self._sandbox_url = sandbox_url
         self._starts: Counter[str] = Counter()
@@ -88,9 +98,22 @@ class Stack:
         time.sleep(down_s)
         self.start_redis()
 
+    def restart_broker(self, down_s: float = 1.0) -> None:
+        """A broker outage: Redis restarted when it is the broker; RabbitMQ closes every
+        connection of the stack's vhost (its own service is shared with the machine)."""
+        if self.broker_url == self.redis_url:
+            self.restart_redis(down_s)
+        else:
+            from tests.brokers import drop_amqp_connections
+
+            drop_amqp_connections(self.broker_url)
+            time.sleep(down_s)
+
     # -- processes ---------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         self._starts[name] += 1
         log_path = self.root / f"{name}.{self._starts[name]}.log"
         log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
@@ -101,7 +124,7 @@ class Stack:
         process = subprocess.Popen(
             args,
             cwd=ROOT,
-            env={**inherited, **self.env},
+            env={**inherited, **self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a kill takes the pool children too
@@ -122,21 +145,42 @@ class Stack:
         self.workers[number] = worker
         return worker
 
-    def start_ingress(self) -> subprocess.Popen:
-        self.ingress = self._spawn("ingress", [sys.executable, "-m", "ingress"])
-        wait_for_line(self.ingress.log_path, "ready:", self.ingress, 30)
-        return self.ingress
+    @property
+    def ingress(self) -> subprocess.Popen | None:
+        """The first ingress replica."""
+        return self.ingresses.get(1)
+
+    def router(self, number: int = 1) -> str:
+        """Where a container connects to ingress replica `number`."""
+        env = {**self.env, **self._replica_env[number]}
+        return env["NOTIFY_INGRESS_ROUTER"].replace("://*:", "://127.0.0.1:")
+
+    def start_ingress(self, number: int = 1) -> subprocess.Popen:
+        """Start (or start again) ingress replica `number`: a replica past the first has ports
+        and an id of its own, kept across restarts."""
+        if number not in self._replica_env:
+            self._replica_env[number] = {
+                "NOTIFY_INGRESS_ROUTER": f"tcp://127.0.0.1:{free_port()}",
+                "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{free_port()}",
+                "NOTIFY_INGRESS_ID": f"{self.env['NOTIFY_INGRESS_ID']}-{number}",
+            }
+        name = "ingress" if number == 1 else f"ingress{number}"
+        process = self._spawn(name, [sys.executable, "-m", "ingress"], self._replica_env[number])
+        wait_for_line(process.log_path, "ready:", process, 30)
+        self.ingresses[number] = process
+        return process
 
     def start_scheduler(self) -> subprocess.Popen:
         self.scheduler = self._spawn("scheduler", [sys.executable, "-m", "cli", "scheduler"])
         wait_for_line(self.scheduler.log_path, "scheduler running", self.scheduler, 30)
         return self.scheduler
 
-    def start(self, workers: int = 2) -> Stack:
+    def start(self, workers: int = 2, ingresses: int = 1) -> Stack:
         self.start_redis()
         for number in range(1, workers + 1):
             self.start_worker(number)
-        self.start_ingress()
+        for number in range(1, ingresses + 1):
+            self.start_ingress(number)
         self.start_scheduler()
         return self
 
@@ -150,7 +194,10 @@ class Stack:
 
     def alive(self) -> dict[str, bool]:
         processes = {f"worker{n}": w for n, w in self.workers.items()}
-        processes |= {"ingress": self.ingress, "scheduler": self.scheduler, "redis": self.redis}
+        processes |= {
+            ("ingress" if n == 1 else f"ingress{n}"): p for n, p in self.ingresses.items()
+        }
+        processes |= {"scheduler": self.scheduler, "redis": self.redis}
         return {name: p is not None and p.poll() is None for name, p in processes.items()}
 
     def logs(self, name: str) -> str:
@@ -160,10 +207,11 @@ class Stack:
         )
 
     def close(self) -> None:
-        for process in (*self.workers.values(), self.ingress, self.scheduler):
+        children = (*self.workers.values(), *self.ingresses.values(), self.scheduler)
+        for process in children:
             if process is not None and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in (*self.workers.values(), self.ingress, self.scheduler):
+        for process in children:
             if process is None:
                 continue
             try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from client import make_event
 from settings import connect_address
 from tests.faults.stack import Containers, Stack, delivered_requests
@@ -16,6 +18,8 @@ from tests.faults.stack import Containers, Stack, delivered_requests
 EVENTS = 60
 #: Concurrency of each fault-stack worker: sends that may be in flight when one is killed.
 IN_FLIGHT_PER_WORKER = 2
+
+pytestmark = pytest.mark.broker
 
 
 def _events(store, sandbox, count: int = EVENTS):
@@ -91,7 +95,7 @@ def test_the_worker_stays_up_through_five_broker_restarts(fault_stack, fault_sto
         containers.send(events)
         for _ in range(5):
             containers.wait(1.5)  # busy: sends in flight, links parked, retries due
-            fault_stack.restart_redis(down_s=1.0)
+            fault_stack.restart_broker(down_s=1.0)
         containers.run_until_final(90)
     finally:
         containers.close()
@@ -113,6 +117,8 @@ def test_every_fault_together(fault_stack, fault_store, clean_sandbox):
         containers.wait(1.0)
         Stack.kill(fault_stack.ingress)
         fault_stack.restart_redis(down_s=1.0)
+        if fault_stack.broker_url != fault_stack.redis_url:
+            fault_stack.restart_broker(down_s=0)
         fault_stack.start_ingress()
         fault_stack.start_worker(2)
         containers.wait(2.0)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from websockets.sync.client import connect
 
 from client import make_event
 from proto import AckStatus, ChannelType
 from tests.helpers import wait_until
+
+pytestmark = pytest.mark.broker
 
 
 def test_critical_web_delivery_counts_when_the_browser_acks(

@@ -8,11 +8,15 @@ import json
 import time
 from dataclasses import replace
 
+import pytest
+
 from client import Dealer, NotifyClient, make_event
 from proto import AckStatus, ChannelType
 from store import ClaimState, round_member
 from tasks import Carry, RoundEntry, app, build_chain
 from tests.helpers import FILL_PAYLOAD, claim_as_queued, job_of, wait_for_claim, wait_until
+
+pytestmark = pytest.mark.broker
 
 
 def _order(store, sandbox, user: str):

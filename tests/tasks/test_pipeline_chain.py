@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from client import make_event
 from proto import AckStatus, ChannelType, decode_frame
 from tests.helpers import FILL_PAYLOAD, FILL_TITLE, claim_as_queued, job_of, wait_for_claim
+
+pytestmark = pytest.mark.broker
 
 
 def _webhooks(store, sandbox, user: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 
+import pytest
 from celery import chain
 
 from client import make_event
@@ -13,6 +14,8 @@ from proto import encode_event
 from tasks import app, queue_for
 from tests.helpers import claim_as_queued, job_of, wait_for_claim
 from tests.tasks.helpers_v1 import v1_link_jobs
+
+pytestmark = pytest.mark.broker
 
 
 def test_a_version_1_chain_is_delivered_and_finished(pipeline, new_id, store, settings):
