@@ -1,5 +1,11 @@
-"""`event_id=` in every log line: a ContextVar set where an event is parsed or a task starts,
-copied into each record by a logging.Filter (as Celery's TaskFormatter does with the task id)."""
+"""Log lines say which event (and user) they are about: ContextVars set where an event is parsed
+or a task starts, copied into each record by a logging.Filter (as Celery's TaskFormatter does
+with the task id).
+
+Plain text by default (`... event_id=<id> message`); NOTIFY_LOG_FORMAT=json makes every process
+write one JSON object per line (python-json-logger), with `event_id`, `user_id`, and `channel`
+and `outcome` where a record carries them, for a log pipeline to index.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +13,89 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
-__all__ = ["FORMAT", "EventIdFilter", "configure_logging", "event_context", "install_filter"]
+from pythonjsonlogger.json import JsonFormatter
 
-#: The id of the event being handled; "-" outside of any event.
+__all__ = [
+    "FORMAT",
+    "EventIdFilter",
+    "configure_logging",
+    "event_context",
+    "formatter",
+    "install_filter",
+]
+
+#: The event being handled, and its user; "-" outside of any.
 current_event_id: ContextVar[str] = ContextVar("event_id", default="-")
+current_user_id: ContextVar[str] = ContextVar("user_id", default="-")
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s event_id=%(event_id)s %(message)s"
+#: The fields of a JSON line (besides those a record carries as `extra`).
+JSON_FIELDS = (
+    "%(asctime)s %(levelname)s %(name)s %(processName)s %(event_id)s %(user_id)s %(message)s"
+)
 
 
 class EventIdFilter(logging.Filter):
-    """Adds `record.event_id` from the context."""
+    """Adds `record.event_id` and `record.user_id` from the context."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.event_id = current_event_id.get()
+        record.user_id = current_user_id.get()
         return True
 
 
+#: What of Celery's task-log `data` a JSON line keeps: not `return_value` (the chain's carry,
+#: with the event in it), which the plain-text lines leave out too (tasks/worker_logging.py).
+CELERY_DATA_KEPT = ("id", "name", "args", "runtime")
+
+
+class _Json(JsonFormatter):
+    """One JSON object a line; fields not known for this record ("-") are left out."""
+
+    def process_log_record(self, log_record: dict[str, Any]) -> dict[str, Any]:
+        data = log_record.get("data")
+        if isinstance(data, dict):
+            log_record["data"] = {k: v for k, v in data.items() if k in CELERY_DATA_KEPT}
+        return {key: value for key, value in log_record.items() if value not in ("-", None)}
+
+
 @contextmanager
-def event_context(event_id: str) -> Iterator[None]:
-    """Log lines inside the block carry this event id."""
+def event_context(event_id: str, user_id: str | None = None) -> Iterator[None]:
+    """Log lines inside the block carry this event id (and user id)."""
     token = current_event_id.set(event_id)
+    user_token = current_user_id.set(user_id) if user_id else None
     try:
         yield
     finally:
         current_event_id.reset(token)
+        if user_token is not None:
+            current_user_id.reset(user_token)
+
+
+def _json_wanted() -> bool:
+    try:
+        from settings import Settings
+
+        return Settings().log_format == "json"
+    except Exception:  # a bad setting is reported by the process itself, in plain text
+        return False
+
+
+def formatter(fmt: str = FORMAT) -> logging.Formatter:
+    """The formatter of every handler: `fmt` as plain text, or JSON (NOTIFY_LOG_FORMAT=json)."""
+    if _json_wanted():
+        return _Json(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level"})
+    return logging.Formatter(fmt)
 
 
 def install_filter(logger: logging.Logger, fmt: str = FORMAT) -> None:
-    """Put the filter and format on every handler of `logger`."""
+    """Put the filter and the formatter on every handler of `logger`."""
+    chosen = formatter(fmt)
     for handler in logger.handlers:
         handler.addFilter(EventIdFilter())
-        handler.setFormatter(logging.Formatter(fmt))
+        handler.setFormatter(chosen)
 
 
 def configure_logging(level: str = "INFO") -> None:

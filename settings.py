@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -87,6 +88,8 @@ class Settings(BaseSettings):
     ingress_id: str = ""
     #: Prometheus metrics port of the ingress; 0 turns the endpoint off.
     metrics_port: int = 9570
+    #: Prometheus metrics port of a worker (all its pool processes); 0 turns it off.
+    worker_metrics_port: int = 9571
     #: Most frames drained from the ROUTER into one batch.
     ingress_batch: int = 500
     #: XPUB addresses of every ingress, comma-separated, for the session server to subscribe to;
@@ -147,6 +150,10 @@ class Settings(BaseSettings):
     #: empty, is started again by the scheduler (a chain the broker lost); the old round is
     #: fenced out. Above the visibility timeout + a restore scan + the longest task (26 s).
     stall_s: float = 45.0
+
+    # Operations.
+    #: Log lines as plain text, or one JSON object per line.
+    log_format: Literal["text", "json"] = "text"
 
     # Input limits.
     max_payload_bytes: int = 65536

@@ -3,6 +3,9 @@ render, send. Always an Outcome: a bug inside a channel becomes TRANSIENT here, 
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 from store import UserProfile
 
 from .base import Channel
@@ -25,6 +28,9 @@ def deliver(channel: Channel, notice: Notice, profile: UserProfile, deps: Deps) 
             return Outcome.permanent(
                 f"{channel.name.lower()} not configured: {channel.client_setting} unset"
             )
-        return channel.send(channel.render(notice), address, deps)
+        rendered = channel.render(notice)
+        started = time.perf_counter()
+        outcome = channel.send(rendered, address, deps)
+        return replace(outcome, latency_s=round(time.perf_counter() - started, 6))
     except Exception as exc:  # a bug in render/send must not break the chain
         return internal_error(exc, channel.name)

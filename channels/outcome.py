@@ -50,6 +50,8 @@ class Outcome:
     forget: tuple[str, ...] = ()
     #: The address moved (Telegram: a group became a supergroup): store the new one.
     moved_to: str | None = None
+    #: How long the provider took to answer, seconds (None: no provider was called).
+    latency_s: float | None = None
 
     @classmethod
     def delivered(cls, receipt: str = "") -> Outcome:
@@ -104,4 +106,5 @@ class Outcome:
             skip=SkipCode(skip) if skip else None,
             forget=tuple(data.get("forget") or ()),
             moved_to=data.get("moved_to"),
+            latency_s=data.get("latency_s"),
         )

@@ -5,14 +5,14 @@ Examples:
   notify up                # Redis (embedded if none), ingress, worker, sandbox, ...
   notify user set alice --discord-webhook http://127.0.0.1:8590/discord/api/webhooks/1/demo
   notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD
-  notify log --user alice EVENT_ID
+  notify trace EVENT_ID    # one event's story, step by step, with times
 """
 
 from __future__ import annotations
 
 import typer
 
-from . import inspection, sending, stack
+from . import inspection, sending, stack, trace
 from .directory import user_app
 from .keyring import keys_app
 from .provider_sandbox import sandbox_app
@@ -30,6 +30,7 @@ app.command("telegram-bot")(stack.telegram_bot)
 app.command()(sending.send)
 app.command()(inspection.stats)
 app.command("log")(inspection.delivery_log)
+app.command()(trace.trace)
 app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sandbox_app, name="sandbox")

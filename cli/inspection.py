@@ -1,7 +1,8 @@
-"""`notify stats` and `notify log`: what is in flight, and one event's story."""
+"""`notify stats` and `notify log`: what the pipeline holds now, and one event's attempts."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -11,26 +12,87 @@ from .common import settings_or_exit, store_or_exit
 __all__ = ["delivery_log", "stats"]
 
 
-def stats() -> None:
-    """Print the events in flight (open, per priority, and the oldest's age) and the due set.
+def stats(
+    watch: Annotated[
+        float | None,
+        typer.Option(help="Refresh every this many seconds (Ctrl-C stops); once when not given."),
+    ] = None,
+) -> None:
+    """Print what the pipeline holds now: events open per priority (and the oldest's age), the
+    broker's queues per channel and priority, attempts running and parked to retry, the due set
+    (size, earliest), and every worker and scheduler, live, stale or dead.
 
     \b
-    Example:
+    Examples:
       notify stats
+      notify stats --watch 2
     """
     import time
 
-    store = store_or_exit(settings_or_exit())
+    settings = settings_or_exit()
+    store = store_or_exit(settings)
+    while True:
+        lines = _stats_lines(store)
+        if watch and sys.stdout.isatty():
+            typer.echo("\x1b[2J\x1b[H", nl=False)  # a fresh screen each time
+        typer.echo("\n".join(lines))
+        if not watch:
+            return
+        try:
+            time.sleep(watch)
+        except KeyboardInterrupt:
+            return
+        if not sys.stdout.isatty():
+            typer.echo("")
+
+
+def _stats_lines(store) -> list[str]:
+    import time
+
+    from store import DEAD_AFTER_S, STALE_AFTER_S
+    from tasks.queues import ALL_QUEUES, CHANNEL_QUEUES, queue_depths
+
     now = time.time()
+    lines = [time.strftime("%Y-%m-%d %H:%M:%S")]
     for priority, (count, oldest) in store.claims.open_counts().items():
         age = f"{now - oldest:.1f}s" if oldest is not None else "-"
-        typer.echo(f"open {priority:8} {count:8d}   oldest received {age} ago")
+        lines.append(f"open {priority:8} {count:8d}   oldest received {age} ago")
     due_at = store.due.oldest()
-    if due_at is None:
-        when = "-"
+    when = "-" if due_at is None else (
+        f"{now - due_at:.1f}s ago" if due_at <= now else f"in {due_at - now:.1f}s"
+    )  # fmt: skip
+    parked, rounds = store.due.kinds()
+    lines.append(
+        f"due set       {store.due.count():8d}   earliest due {when}   "
+        f"({parked} attempts parked to retry or poll, {rounds} rounds waiting)"
+    )
+    depth = queue_depths()
+    try:
+        by_queue = {queue: depth(queue) for queue in ALL_QUEUES}
+    except Exception as exc:  # the broker is down: say so, show the rest
+        lines.append(f"queues        broker not reachable ({type(exc).__name__})")
     else:
-        when = f"{now - due_at:.1f}s ago" if due_at <= now else f"in {due_at - now:.1f}s"
-    typer.echo(f"due set       {store.due.count():8d}   earliest due {when}")
+        lines.append(f"queues        {'channel':10} {'critical':>9} {'normal':>9}")
+        for channel in CHANNEL_QUEUES:
+            critical, normal = by_queue[f"critical.{channel}"], by_queue[f"normal.{channel}"]
+            lines.append(f"              {channel:10} {critical:9d} {normal:9d}")
+    lines.append(f"attempts      {_running_attempts()} running now")
+    for kind, seen in sorted(store.liveness.seen(now).items()):
+        for name, ago in sorted(seen.items()):
+            state = "dead" if ago >= DEAD_AFTER_S else "stale" if ago >= STALE_AFTER_S else "live"
+            lines.append(f"{kind:13} {state:5}  {name}  (last beat {ago:.0f}s ago)")
+    return lines
+
+
+def _running_attempts() -> str:
+    """Tasks the live workers are running, asked over the broker (1 s at most)."""
+    from tasks import app
+
+    try:
+        active = app.control.inspect(timeout=1.0).active() or {}
+    except Exception as exc:
+        return f"? ({type(exc).__name__})"
+    return str(sum(len(tasks) for tasks in active.values()))
 
 
 def delivery_log(user: Annotated[str, typer.Option(help="User id.")], event_id: str) -> None:

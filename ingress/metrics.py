@@ -1,9 +1,11 @@
 """Prometheus counters of the ingress (served on NOTIFY_METRICS_PORT, default 9570)."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "ACKS_DROPPED",
+    "END_TO_END",
+    "ENQUEUE",
     "ACKS_SENT",
     "EVENTS",
     "FRAMES_REJECTED",
@@ -29,3 +31,15 @@ RELAY_DROPPED = Counter(
     "notify_ingress_relay_dropped_total", "Relay messages from workers dropped", ["reason"]
 )
 PRESENCE = Gauge("notify_ingress_present_users", "Users with a live XPUB subscriber here")
+ENQUEUE = Histogram(
+    "notify_ingress_enqueue_seconds",
+    "From receipt to the QUEUED ack (claim, chain published, claim marked)",
+    ["priority"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+END_TO_END = Histogram(
+    "notify_ingress_end_to_end_seconds",
+    "From receipt to the final ack written to the container, by status",
+    ["status"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 86400),
+)

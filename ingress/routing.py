@@ -205,7 +205,7 @@ class EventRouter:
             return True
         reason = "key revoked" if grant is None else f"not authorized for user {event.user_id}"
         metrics.FRAMES_REJECTED.labels("NotAuthorized", "yes").inc()
-        with event_context(event.event_id):
+        with event_context(event.event_id, event.user_id):
             log.warning("refused from key %s…: %s", inbound.key[:8], reason)
         result.acks.append(
             (inbound.routing_id, ack_frame(event.event_id, AckStatus.ACK_ERROR, error=reason))
@@ -216,7 +216,7 @@ class EventRouter:
         """ACK_ERROR for a new event refused by a limit; its claim (if any) goes."""
         event = item.event
         metrics.FRAMES_REJECTED.labels("RateLimited", "yes").inc()
-        with event_context(event.event_id):
+        with event_context(event.event_id, event.user_id):
             log.warning("refused: %s", reason)
         result.acks.append(
             (item.inbound.routing_id, ack_frame(event.event_id, AckStatus.ACK_ERROR, error=reason))
@@ -271,7 +271,7 @@ class EventRouter:
             metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), route).inc()
         self._deliver_fast(fast, result)
         if published:
-            self._mark_queued([(item, entry) for item, _, entry in to_queue], result)
+            self._mark_queued([(item, entry) for item, _, entry in to_queue], now_ms, result)
 
     def _job(self, item: _Queued, received_ms: int) -> Job:
         event = item.event
@@ -286,7 +286,9 @@ class EventRouter:
             plan=item.plan,
         )
 
-    def _mark_queued(self, enqueued: list[tuple[_Queued, str]], result: BatchResult) -> None:
+    def _mark_queued(
+        self, enqueued: list[tuple[_Queued, str]], received_ms: int, result: BatchResult
+    ) -> None:
         try:
             marked = self._store.claims.mark_queued_many(
                 [(q.event.user_id, q.event.event_id, resume) for q, resume in enqueued],
@@ -298,10 +300,12 @@ class EventRouter:
                 "marking %d claims QUEUED failed; no QUEUED acks this batch", len(enqueued)
             )
             return
+        took = time.time() - received_ms / 1000
         for (item, _), ok in zip(enqueued, marked, strict=True):
             if ok:
                 frame = ack_frame(item.event.event_id, AckStatus.QUEUED)
                 result.acks.append((item.inbound.routing_id, frame))
+                metrics.ENQUEUE.labels(Priority.Name(item.event.delivery.priority)).observe(took)
 
     def _fast_path_allowed(self, items: list[_Queued], has_subscriber) -> list[bool]:
         """NORMAL, a live subscriber here, first preference ACTIVE_SESSION or WEB, WEB not muted
@@ -380,7 +384,7 @@ class EventRouter:
         except Exception as exc:
             log.error("broker publish of %d chains failed (%s); claims released", len(jobs), exc)
             for job in jobs:
-                with event_context(job.event_id):
+                with event_context(job.event_id, job.user_id):
                     log.warning("not queued: broker publish failed; the container's resend retries")
             return False
         return True

@@ -23,6 +23,7 @@ from prometheus_client import start_http_server
 from logsetup import event_context
 from proto import (
     AckRelay,
+    AckStatus,
     FrameError,
     RelayError,
     decode_frame,
@@ -321,7 +322,10 @@ class Ingress:
             log.error("malformed relay message dropped (%s): %r", exc, raw[:200])
             return
         if isinstance(message, AckRelay):
-            self._send_ack(router, message.routing_id, message.frame)
+            sent = self._send_ack(router, message.routing_id, message.frame)
+            if sent and message.received_at is not None:
+                status = AckStatus.Name(decode_frame(message.frame).status)
+                metrics.END_TO_END.labels(status).observe(time.time() - message.received_at)
         elif time.time() - message.sent_at > self.settings.web_ack_timeout_s:
             # The WEB attempt stopped waiting for it long ago: a late copy would only confuse.
             metrics.RELAY_DROPPED.labels("stale").inc()
@@ -334,12 +338,14 @@ class Ingress:
             xpub.send(frame)
         metrics.PUBLISHED.labels(source).inc(len(publishes))
 
-    def _send_ack(self, router: zmq.Socket, routing_id: bytes, frame: bytes) -> None:
+    def _send_ack(self, router: zmq.Socket, routing_id: bytes, frame: bytes) -> bool:
+        """Write one ack to its container; False when it is not connected (dropped, counted)."""
         try:
             router.send_multipart([routing_id, frame], zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # EHOSTUNREACH: not connected (any more); EAGAIN: HWM
             metrics.ACKS_DROPPED.inc()
             with event_context(_acked_event_id(frame)):
                 log.info("ack for %s dropped: %s", routing_id.hex(), exc.strerror)
-            return
+            return False
         metrics.ACKS_SENT.inc()
+        return True

@@ -115,7 +115,9 @@ class SandboxServer:
 def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve the sandbox in the foreground until Ctrl-C (the ``notify sandbox`` command)."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        from logsetup import configure_logging
+
+        configure_logging()
     sock = _bind(host, port)
     url = _url(host, sock.getsockname()[1])
     server = uvicorn.Server(_config(SandboxState(), "warning"))

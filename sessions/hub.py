@@ -218,7 +218,7 @@ class Hub:
         if not isinstance(event, UserEvent) or event.user_id != user_id:
             log.warning("user=%s XPUB frame is not this user's UserEvent; ignored", user_id)
             return
-        with event_context(event.event_id):
+        with event_context(event.event_id, event.user_id):
             text = event_message(event)
             user.remember(event.event_id)
             for session in user.sessions:

@@ -24,12 +24,16 @@ from .due import DueWork, Taken, link_member, round_member
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
 from .keyring import Grant, KeyRing, Role
 from .keys import CLAIM_TTL_S, Keys
+from .liveness import BEAT_S, DEAD_AFTER_S, STALE_AFTER_S, Liveness
 from .presence import PRESENCE_TTL_S, Presence
 from .telegram import LINK_TOKEN_TTL_S, TelegramLinks
 from .web_acks import WebAcks
 
 __all__ = [
+    "BEAT_S",
     "CLAIM_TTL_S",
+    "DEAD_AFTER_S",
+    "STALE_AFTER_S",
     "LINK_TOKEN_TTL_S",
     "OUTBOX_GRACE_S",
     "PRESENCE_TTL_S",
@@ -46,6 +50,7 @@ __all__ = [
     "Grant",
     "KeyRing",
     "Keys",
+    "Liveness",
     "Presence",
     "Role",
     "Seen",
@@ -104,6 +109,7 @@ class Store:
         self.telegram = TelegramLinks(self.client, self.keys, self.directory)
         self.web_acks = WebAcks(self.client, self.keys)
         self.keyring = KeyRing(self.client, self.keys)
+        self.liveness = Liveness(self.client, self.keys)
 
     def record_fast_deliveries(self, events: list[tuple[str, str]], detail: str) -> None:
         """NORMAL events handed to a live subscriber by the ingress: DELIVERED via WEB, and one

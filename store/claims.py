@@ -17,6 +17,7 @@ lifecycle"). The claim holds the event's current round; every step checks it:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -130,18 +131,20 @@ redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('HDEL', KEYS[4], ARGV[4])
 if state == 'PENDING' then
   -- Keep what it takes to start a round again, and watch the chain for signs of life.
-  redis.call('HSET', KEYS[1], 'state', 'QUEUED', 'resume', ARGV[1])
+  redis.call('HSET', KEYS[1], 'state', 'QUEUED', 'resume', ARGV[1], 'queued_at', ARGV[2])
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   return 1
 end
 -- A worker may have got there first (it proves the broker held the chain): still queued.
 if state == 'QUEUED' then
   redis.call('HSETNX', KEYS[1], 'resume', ARGV[1])
+  redis.call('HSETNX', KEYS[1], 'queued_at', ARGV[2])
   return 1
 end
 -- Or even finished it, before this mark: the chain was queued all the same, and the QUEUED ack
 -- still goes out before the final one (the ingress writes relayed acks after this batch).
 if state == 'DELIVERED' or state == 'ACK_ERROR' then
+  redis.call('HSETNX', KEYS[1], 'queued_at', ARGV[2])
   return 1
 end
 return 0
@@ -164,7 +167,8 @@ local f = redis.call('HMGET', KEYS[1], 'state', 'round', 'delivered_via', 'error
 if not f[1] then return {'GONE', '', '', '', ''} end
 if f[1] ~= 'DELIVERED' and f[1] ~= 'ACK_ERROR' then
   if tonumber(f[2]) ~= tonumber(ARGV[4]) then return {'STALE', '', '', '', ''} end
-  redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error', ARGV[3])
+  redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error', ARGV[3],
+             'final_at', ARGV[6])
   f[1], f[3], f[4] = ARGV[1], ARGV[2], ARGV[3]
   if tonumber(redis.call('GET', KEYS[5]) or 0) > 0 then redis.call('DECR', KEYS[5]) end
 end
@@ -178,7 +182,7 @@ return {f[1], f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
 _EXPIRE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'ingress_id', 'routing_id')
 if f[1] == 'PENDING' or f[1] == 'QUEUED' then
-  redis.call('HSET', KEYS[1], 'state', 'ACK_ERROR', 'error', ARGV[1])
+  redis.call('HSET', KEYS[1], 'state', 'ACK_ERROR', 'error', ARGV[1], 'final_at', ARGV[2])
   if tonumber(redis.call('GET', KEYS[2]) or 0) > 0 then redis.call('DECR', KEYS[2]) end
   return {f[2] or '', f[3] or ''}
 end
@@ -372,7 +376,14 @@ class Claims:
                 self._open_key(False),
                 self._keys.live_claims(user_id),
             ],
-            args=[state.value, delivered_via, error, round_no, open_member(user_id, event_id)],
+            args=[
+                state.value,
+                delivered_via,
+                error,
+                round_no,
+                open_member(user_id, event_id),
+                time.time(),
+            ],
             client=pipe or self._client,
         )
         if pipe is not None:
@@ -388,7 +399,7 @@ class Claims:
         to ack it to, or None when it was final already."""
         where = self._expire(
             keys=[self._keys.claim(user_id, event_id), self._keys.live_claims(user_id)],
-            args=[error],
+            args=[error, time.time()],
         )
         if not where:
             return None
@@ -518,3 +529,14 @@ class Claims:
         """The claim hash as text (empty when unknown)."""
         raw = self._client.hgetall(self._keys.claim(user_id, event_id))
         return {_text(k): _text(v) for k, v in raw.items()}
+
+    def users_of(self, event_id: str, limit: int = 10) -> list[str]:
+        """The users with a claim on `event_id` (claims are per user), found by a key scan:
+        for an operator's look-up, not for a hot path."""
+        found = []
+        for key in self._client.scan_iter(match=self._keys.claim("*", event_id), count=1000):
+            text = _text(key)
+            found.append(text[text.index("{") + 1 : text.rindex("}")])
+            if len(found) >= limit:
+                break
+        return found

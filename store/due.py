@@ -110,6 +110,12 @@ class DueWork:
     def count(self) -> int:
         return int(self._client.zcard(self._key))
 
+    def kinds(self, sample: int = 10_000) -> tuple[int, int]:
+        """(waiting links, waiting rounds) among the first `sample` members, for `notify stats`."""
+        members = self._client.zrange(self._key, 0, sample - 1)
+        links = sum(1 for member in members if member.startswith(b"link\x00"))
+        return links, len(members) - links
+
     def oldest(self) -> float | None:
         """The due time of the earliest member, or None when the set is empty."""
         first = self._client.zrange(self._key, 0, 0, withscores=True)

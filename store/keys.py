@@ -42,6 +42,10 @@ class Keys:
         """Sorted set: ingress id -> last presence refresh (unix seconds)."""
         return f"{self.prefix}ingresses"
 
+    def processes(self) -> str:
+        """Sorted set: "worker:<name>" / "scheduler:<name>" -> last beat (store/liveness.py)."""
+        return f"{self.prefix}processes"
+
     def user(self, user_id: str) -> str:
         """Hash: the user's channel addresses and preferences (subscriber directory)."""
         return f"{self.prefix}user:{user_id}"

@@ -37,6 +37,7 @@ from logsetup import event_context
 from proto import ChannelType
 from store import Fence, UserProfile
 
+from . import metrics
 from .app import app
 from .chain import attempt_signature
 from .contract import Carry, Job, Link, ParkedLink, Preference, attempt_args
@@ -65,7 +66,7 @@ RESULT_REPR_CHARS = 200
 @app.task(name="notify.attempt", bind=True, max_retries=None, resultrepr_maxsize=RESULT_REPR_CHARS)
 def attempt(self, carry: dict, link: dict) -> dict:
     typed_carry, typed_link = attempt_args(carry, link)
-    with event_context(typed_carry.job.event_id), requeue_on_outage():
+    with event_context(typed_carry.job.event_id, typed_carry.job.user_id), requeue_on_outage():
         try:
             done = _attempt(self, typed_carry, typed_link)
         except _Wait as wait:
@@ -118,7 +119,13 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
     """Log the attempt, then go on: trim to finish, retry, or hand on to the next link."""
     job = carry.job
     name = ChannelType.Name(kind)
-    entry = {"channel": name, "round": job.round, "try": link.tries, **outcome.as_dict()}
+    entry = {
+        "channel": name,
+        "round": job.round,
+        "try": link.tries,
+        "started": now,
+        **outcome.as_dict(),
+    }
     deps.store.delivery_log.append(job.user_id, job.event_id, entry)
     log.info(
         "channel=%s round=%s try=%s outcome=%s detail=%r",
@@ -127,7 +134,9 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
         link.tries,
         outcome.kind,
         outcome.detail,
+        extra={"channel": name, "outcome": str(outcome.kind)},
     )
+    metrics.record_attempt(name, outcome.kind, outcome.latency_s)
     # The outcome is recorded under what the plan asked for, e.g. ACTIVE_SESSION.
     done = carry.with_outcome(preference.channel, outcome.as_dict())
     if outcome.kind == Kind.DELIVERED:

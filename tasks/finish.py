@@ -19,6 +19,7 @@ from logsetup import event_context
 from proto import AckStatus, ChannelType
 from store import ClaimState
 
+from . import metrics
 from .app import app
 from .chain import build_chain
 from .contract import Carry, Job, RoundEntry, attempt_args, finish_args
@@ -79,7 +80,7 @@ def latest_per_channel(*rounds: tuple[dict[str, Any], ...]) -> list[dict[str, An
 @app.task(name="notify.finish", bind=True, max_retries=None)
 def finish(self, carry: dict, job: dict | None = None) -> None:
     typed = finish_args(carry, job)
-    with event_context(typed.job.event_id), requeue_on_outage():
+    with event_context(typed.job.event_id, typed.job.user_id), requeue_on_outage():
         finish_event(typed)
 
 
@@ -100,7 +101,7 @@ def finish_on_error(request, exc, traceback) -> None:
         log.error("errback without a readable job: task=%s exc=%r", request.id, exc)
         return
     job = carry.job
-    with event_context(job.event_id):
+    with event_context(job.event_id, job.user_id):
         log.error("link %s failed: task=%s exc=%s", request.task, request.id, type(exc).__name__)
         if link is None or carry.delivered is not None:
             finish_event(carry)
@@ -148,7 +149,10 @@ def finish_event(carry: Carry) -> None:
         AckStatus.Value(stored.state),
         delivered_via=ChannelType.Value(stored.delivered_via) if stored.delivered_via else None,
         error=stored.error,
+        received_at=job.received_ms / 1000,
     )
+    priority = "CRITICAL" if job.critical else "NORMAL"
+    metrics.record_final(priority, stored.state, time.time() - job.received_ms / 1000)
     log.info(
         "finish round=%s state=%s via=%s error=%r",
         job.round,

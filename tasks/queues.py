@@ -9,15 +9,19 @@ backlog the events already delivered are answered before new attempts start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from channels import CHANNELS
 from proto import Priority
 
 __all__ = [
     "ALL_QUEUES",
+    "CHANNEL_QUEUES",
     "CONTROL",
     "TASK_EXCHANGE",
     "WEB_PUBLISH_QUEUE",
     "ingress_queue",
+    "queue_depths",
     "queue_for",
 ]
 
@@ -46,3 +50,24 @@ def queue_for(priority: int, channel: int | None) -> str:
 def ingress_queue(ingress_id: str) -> str:
     """The queue an ingress consumes its acks from."""
     return f"ingress.{ingress_id}"
+
+
+def queue_depths() -> Callable[[str], int]:
+    """How many messages a broker queue holds (ready, not yet taken by a worker), asked once per
+    queue per call of the returned function's owner: a passive declare, on either broker."""
+    from .app import app
+
+    depths: dict[str, int] = {}
+
+    def depth(queue: str) -> int:
+        if queue not in depths:
+            with app.connection_for_read() as connection:
+                try:
+                    declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+                except connection.channel_errors:  # never declared: nothing in it
+                    depths[queue] = 0
+                else:
+                    depths[queue] = declared.message_count
+        return depths[queue]
+
+    return depth

@@ -43,10 +43,13 @@ def send_ack(
     status: AckStatus,
     delivered_via: ChannelType | None = None,
     error: str = "",
+    received_at: float | None = None,
 ) -> None:
-    """Send a final EventAck towards the container, through its ingress."""
+    """Send a final EventAck towards the container, through its ingress (with the event's
+    receipt time, for the ingress's end-to-end latency)."""
     frame = ack_frame(event_id, status, delivered_via, error)
-    _publish(ingress_queue(ingress_id), encode_relay(AckRelay(routing_id, frame)))
+    message = AckRelay(routing_id, frame, received_at)
+    _publish(ingress_queue(ingress_id), encode_relay(message))
 
 
 def publish_web(user_id: str, frame: bytes) -> None:

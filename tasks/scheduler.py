@@ -17,8 +17,11 @@ Several schedulers may run: a due entry is taken under a lease, and every step i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -26,13 +29,12 @@ from dataclasses import replace
 
 from proto import AckStatus
 from settings import Settings
-from store import ClaimState, Store
+from store import BEAT_S, ClaimState, Store
 
-from .app import app
 from .chain import build_chain
 from .contract import Carry, Job, ParkedLink, RoundEntry, due_entry
 from .finish import error_message, latest_per_channel
-from .queues import queue_for
+from .queues import queue_depths, queue_for
 from .relay import send_ack
 
 __all__ = ["finalize_expired", "publish_due", "resume_stalled", "run_scheduler", "sweep"]
@@ -104,24 +106,6 @@ def finalize_expired(store: Store, settings: Settings, now: float | None = None)
     return finalized
 
 
-def queue_depths() -> Callable[[str], int]:
-    """How many messages a broker queue holds, asked once per queue per sweep."""
-    depths: dict[str, int] = {}
-
-    def depth(queue: str) -> int:
-        if queue not in depths:
-            with app.connection_for_read() as connection:
-                try:
-                    declared = connection.default_channel.queue_declare(queue=queue, passive=True)
-                except connection.channel_errors:  # never declared: nothing in it
-                    depths[queue] = 0
-                else:
-                    depths[queue] = declared.message_count
-        return depths[queue]
-
-    return depth
-
-
 def _in_line(job: Job, depth: Callable[[str], int]) -> bool:
     """Do the queues of the event's round hold messages (a backlog it may be waiting in)?"""
     queues = {queue_for(job.priority, p.channel) for p in job.plan} | {
@@ -186,9 +170,16 @@ def run_scheduler(
         interval_s,
         settings.stall_s,
     )
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    next_beat = 0.0
     while not stop.is_set():
         try:
+            if time.monotonic() >= next_beat:
+                store.liveness.beat("scheduler", name)
+                next_beat = time.monotonic() + BEAT_S
             sweep(store, settings)
         except Exception:
             log.exception("sweep failed; retrying")
         stop.wait(interval_s)
+    with contextlib.suppress(Exception):
+        store.liveness.gone("scheduler", name)

@@ -145,6 +145,7 @@ def stack_env(
         "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{free_port()}",
         "NOTIFY_INGRESS_ID": f"test-{key_prefix.rstrip(':')}",
         "NOTIFY_METRICS_PORT": "0",
+        "NOTIFY_WORKER_METRICS_PORT": "0",
         "NOTIFY_RETRY_BASE_S": "0.1",
         "NOTIFY_CHANNEL_RETRIES": "2",
         "NOTIFY_ROUND_BACKOFF_S": "0.5",

@@ -288,6 +288,7 @@ def test_outcome_dict_is_plain_data() -> None:
         "skip": "not_active",
         "forget": [],
         "moved_to": None,
+        "latency_s": None,
     }
     assert json.loads(json.dumps(data)) == data
 

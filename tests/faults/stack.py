@@ -62,6 +62,7 @@ class Stack:
             "NOTIFY_INGRESS_XPUB": f"tcp://127.0.0.1:{free_port()}",
             "NOTIFY_INGRESS_ID": f"fault-{prefix.rstrip(':')}",
             "NOTIFY_METRICS_PORT": "0",
+            "NOTIFY_WORKER_METRICS_PORT": "0",
             "NOTIFY_RETRY_BASE_S": "0.2",
             "NOTIFY_ROUND_BACKOFF_S": "1",
             "NOTIFY_ENV_FILE": str(root / "none.env"),

@@ -1,0 +1,120 @@
+"""Prometheus metrics of the workers, safe under the prefork pool: deliveries by channel and
+outcome, provider latency per channel, and end-to-end time to the final ack.
+
+The worker's main process (`worker_init`) makes a folder for `PROMETHEUS_MULTIPROC_DIR` before
+any metric of ours exists, so every pool process writes its values there, and serves
+them all, summed, on NOTIFY_WORKER_METRICS_PORT (default 9571; 0 turns it off). A pool process
+that exits is marked dead (its gauges go; its counters stay counted). Metric objects are made
+once per process, on first use: prometheus_client's registry is process-wide by design.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
+
+from settings import Settings, guard_bind
+
+__all__ = ["record_attempt", "record_final"]
+
+log = logging.getLogger(__name__)
+
+#: Provider round trips, seconds: a webhook in milliseconds to a provider timing out at 10 s.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+#: Receipt to final state, seconds: a fast path in milliseconds to CRITICAL rounds over hours.
+END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 86400)
+
+_made: dict[str, Any] = {}
+_served_dir: str | None = None
+
+
+def _metric(name: str) -> Any:
+    if not _made:
+        from prometheus_client import Counter, Histogram
+
+        _made["deliveries"] = Counter(
+            "notify_worker_attempts_total",
+            "Channel attempts by outcome (delivered, transient, rate_limited, ...)",
+            ["channel", "outcome"],
+        )
+        _made["latency"] = Histogram(
+            "notify_worker_provider_seconds",
+            "Time a provider took to answer one attempt",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+        )
+        _made["final"] = Histogram(
+            "notify_worker_end_to_end_seconds",
+            "From the ingress's receipt to the final state, by priority and status",
+            ["priority", "status"],
+            buckets=END_TO_END_BUCKETS,
+        )
+    return _made[name]
+
+
+def record_attempt(channel: str, outcome: str, latency_s: float | None) -> None:
+    """One attempt's outcome, and how long its provider took when one was called."""
+    _metric("deliveries").labels(channel, str(outcome)).inc()
+    if latency_s is not None:
+        _metric("latency").labels(channel).observe(latency_s)
+
+
+def record_final(priority: str, status: str, seconds: float) -> None:
+    """An event reached its final state this long after the ingress received it."""
+    _metric("final").labels(priority, status).observe(max(0.0, seconds))
+
+
+@worker_init.connect
+def _serve(**_: object) -> None:
+    """In the worker's main process, before the pool forks."""
+    global _served_dir
+    settings = Settings()
+    port = settings.worker_metrics_port
+    if not port:
+        return
+    # Protected mode, as the ingress: every interface only where keys are configured.
+    secured = bool(settings.curve_server_secret or settings.curve_server_secret_file)
+    host = guard_bind("*", secured, settings.insecure, "worker metrics", "set a server key")
+    address = "0.0.0.0" if host == "*" else host
+    _served_dir = tempfile.mkdtemp(prefix="notify-worker-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _served_dir
+    from prometheus_client import CollectorRegistry, start_http_server, values
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    # The `celery` command imported prometheus_client already (through Flower, its plugin), and
+    # prometheus_client picks its value class at import: pick again now that the folder is set,
+    # before any metric of ours exists (docs/upstream.md).
+    values.ValueClass = values.get_value_class()
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    try:
+        start_http_server(port, addr=address, registry=registry)
+    except OSError as exc:
+        log.warning(
+            "worker metrics not served: port %s: %s (set NOTIFY_WORKER_METRICS_PORT to a free "
+            "port, or 0)",
+            port,
+            exc,
+        )
+        return
+    log.info("worker metrics on http://%s:%s/metrics", address, port)
+
+
+@worker_process_shutdown.connect
+def _pool_process_gone(pid: int | None = None, **_: object) -> None:
+    if _served_dir is not None:
+        from prometheus_client.multiprocess import mark_process_dead
+
+        mark_process_dead(pid or os.getpid(), _served_dir)
+
+
+@worker_shutdown.connect
+def _clean_up(**_: object) -> None:
+    if _served_dir is not None:
+        shutil.rmtree(_served_dir, ignore_errors=True)
