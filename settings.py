@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     #: empty = this deployment's one ingress (NOTIFY_INGRESS_XPUB).
     sessions_xpub: str = ""
 
+    # The local stack (`notify up`): ports of the processes that are not the ingress's.
+    sandbox_port: int = 8590
+    sessions_port: int = 8570
+    flower_port: int = 5555
+    #: The provider sandbox `notify demo` steers; `notify up` writes it to the env file.
+    sandbox_url: str = "http://127.0.0.1:8590"
+
     # Channels and providers.
     session_secret: str = ""
     #: Basic auth of Flower, "user:password" (docker compose and `notify up` set one).

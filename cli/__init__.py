@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from . import inspection, sending, stack, trace
+from . import demo, inspection, sending, stack, trace, up
 from .directory import user_app
 from .keyring import keys_app
 from .provider_sandbox import sandbox_app
@@ -23,7 +23,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False
 )
-app.command()(stack.up)
+app.command()(up.up)
 app.command()(stack.scheduler)
 app.command()(stack.ingress)
 app.command("telegram-bot")(stack.telegram_bot)
@@ -31,6 +31,7 @@ app.command()(sending.send)
 app.command()(inspection.stats)
 app.command("log")(inspection.delivery_log)
 app.command()(trace.trace)
+app.command()(demo.demo)
 app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sandbox_app, name="sandbox")

@@ -65,7 +65,9 @@ def event_story(claim: dict[str, str], log: list[dict[str, Any]]) -> list[Step]:
             steps.append(Step(float(entry["started"]), "attempt", f"attempt {where}", details))
         latency = entry.get("latency_s")
         provider = f" (provider {_span(latency)})" if latency is not None else ""
-        answered = f"{channel}: {entry.get('kind')} {entry.get('detail', '')}".rstrip()
+        kind, detail = entry.get("kind", ""), entry.get("detail", "")
+        said = detail if detail.startswith(str(kind)) else f"{kind} {detail}".rstrip()
+        answered = f"{channel}: {said}"
         details = {**details, "latency_s": latency}
         steps.append(Step(float(entry["time"]), "answered", answered + provider, details))
     if claim.get("final_at"):

@@ -1,5 +1,6 @@
 """Prometheus metrics of the workers, safe under the prefork pool: deliveries by channel and
-outcome, provider latency per channel, and end-to-end time to the final ack.
+outcome, provider latency per channel, and end-to-end time to the final ack; and, read at
+scrape time, the broker's queue depths, events open and the due set.
 
 The worker's main process (`worker_init`) makes a folder for `PROMETHEUS_MULTIPROC_DIR` before
 any metric of ours exists, so every pool process writes its values there, and serves
@@ -93,6 +94,7 @@ def _serve(**_: object) -> None:
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
+    registry.register(PipelineCollector(settings))
     try:
         start_http_server(port, addr=address, registry=registry)
     except OSError as exc:
@@ -104,6 +106,54 @@ def _serve(**_: object) -> None:
         )
         return
     log.info("worker metrics on http://%s:%s/metrics", address, port)
+
+
+class PipelineCollector:
+    """What the pipeline holds, read when Prometheus scrapes (not per task): the broker's
+    queue depths, events open per priority and the due set. Every worker reports the same
+    values: take max() across instances."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store = None
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        from store import Store
+
+        from .queues import ALL_QUEUES, queue_depths
+
+        depth = GaugeMetricFamily(
+            "notify_queue_depth",
+            "Messages waiting in a broker queue",
+            labels=["priority", "channel"],
+        )
+        try:
+            depths = queue_depths()
+            for queue in ALL_QUEUES:
+                priority, channel = queue.split(".", 1)
+                depth.add_metric([priority, channel], depths(queue))
+        except Exception as exc:  # a broker outage must not fail the scrape
+            log.warning("queue depths not read: %s", type(exc).__name__)
+        yield depth
+        if self._store is None:
+            self._store = Store(self._settings.redis_url, self._settings.key_prefix, timeout_s=1)
+        try:
+            counts = self._store.claims.open_counts()
+            due = self._store.due.count()
+        except Exception as exc:
+            log.warning("store counts not read: %s", type(exc).__name__)
+            return
+        open_events = GaugeMetricFamily(
+            "notify_open_events", "Events not yet final", labels=["priority"]
+        )
+        for priority, (count, _) in counts.items():
+            open_events.add_metric([priority], count)
+        yield open_events
+        yield GaugeMetricFamily(
+            "notify_due_entries", "Waiting work in the due set (parked links, rounds)", value=due
+        )
 
 
 @worker_process_shutdown.connect

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from settings import Settings
 from store import Store
 
 __all__ = [
+    "headless_chromium",
     "collect_acks",
     "drain_acks",
     "FILL_PAYLOAD",
@@ -266,3 +268,52 @@ def drain_acks(dealer: Dealer, quiet_s: float = 1.5) -> list:
     while (ack := dealer.recv_ack(quiet_s)) is not None:
         acks.append(ack)
     return acks
+
+
+# -- a browser ----------------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@contextmanager
+def headless_chromium():
+    """Debian's chromium and chromedriver through selenium, headless, with a profile of its own
+    and no background networking (the machine's network is closed)."""
+    import shutil
+    import tempfile
+
+    import pytest
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} missing: the browser tests need Debian's browser and driver "
+            "(apt-get install -y chromium chromium-driver)",
+            pytrace=False,
+        )
+    profile = tempfile.mkdtemp(prefix="notify-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -101,7 +101,9 @@ def test_session_channels_and_addresses_are_declared() -> None:
     assert len(fields) == len(set(fields)) == len(CHANNELS) - 1  # every one but WEB
 
 
-REDIS_REACH = re.compile(r"\.client\.|redis\.Redis|import redis|from redis")
+#: A store's Redis client (`store.client.…`) or Redis itself; `xmlrpc.client`, `http.client`
+#: are no Redis.
+REDIS_REACH = re.compile(r"(?<!xmlrpc)(?<!http)\.client\.|redis\.Redis|import redis|from redis")
 #: kombu's Redis transport, subclassed for the broker (not the store), and the benchmarks' bare
 #: Celery baseline: the exceptions.
 NOT_OURS = (ROOT / "tasks" / "broker.py", ROOT / "bench" / "baseline_tasks.py")
