@@ -5,11 +5,12 @@ Times fit together as tasks/timing.py explains; docs/reliability.md has the arit
 
 from kombu import Exchange, Queue
 
-from settings import Settings
+from settings import load_settings
 from tasks import timing
 from tasks.queues import ALL_QUEUES, TASK_EXCHANGE
 
-_settings = Settings()
+# A bad variable stops the worker (and `celery flower`, `celery inspect`) with one line, exit 2.
+_settings = load_settings("celery")
 
 # Always explicit: Celery's own default is amqp://localhost, where RabbitMQ may be listening.
 broker_url = _settings.celery_broker_url

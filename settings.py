@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["LOCAL_STACK_ENV_FILE", "ExposureError", "Settings", "connect_address", "guard_bind"]
+__all__ = [
+    "LOCAL_STACK_ENV_FILE",
+    "ExposureError",
+    "Settings",
+    "connect_address",
+    "guard_bind",
+    "load_settings",
+]
 
 #: The longest provider timeout the task time limits allow (tasks/timing.py).
 MAX_PROVIDER_TIMEOUT_S = 10.0
@@ -182,6 +190,29 @@ class Settings(BaseSettings):
             raise ValueError(f"must be above 0 and at most {MAX_PROVIDER_TIMEOUT_S:g} s")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, value: str) -> str:
+        return _url(value, ("redis", "rediss", "unix"))
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _a_broker_url(cls, value: str) -> str:
+        return _url(value, ("redis", "rediss", "amqp", "amqps", "pyamqp")) if value else value
+
+    @field_validator("telegram_api_url", "sendgrid_host", "fcm_endpoint", "sandbox_url")
+    @classmethod
+    def _an_http_url(cls, value: str) -> str:
+        return _url(value, ("http", "https"))
+
+    @field_validator("ingress_router", "ingress_xpub")
+    @classmethod
+    def _a_zmq_address(cls, value: str) -> str:
+        host, _, port = value.removeprefix("tcp://").rpartition(":")
+        if not value.startswith("tcp://") or not host or not port.isdigit():
+            raise ValueError(f"must be tcp://HOST:PORT, e.g. tcp://*:5571 (got {value!r})")
+        return value
+
     @field_validator("critical_deadline_s")
     @classmethod
     def _claims_outlive_it(cls, value: int) -> int:
@@ -204,6 +235,28 @@ class Settings(BaseSettings):
                 f"unknown channel {unknown[0]!r}; one of {', '.join(ChannelType.keys())}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _providers_complete(self) -> Settings:
+        """A provider pointed somewhere else than its real API (a sandbox, a proxy) needs its
+        credentials too: half a configuration stops the process at start, rather than failing
+        every delivery. The real API with no credentials is a channel left off."""
+        needs = (
+            ("telegram_api_url", "telegram_token"),
+            ("sendgrid_host", "sendgrid_api_key"),
+            ("fcm_endpoint", "fcm_credentials"),
+            ("fcm_credentials", "fcm_project_id"),
+        )
+        for where, what in needs:
+            pointed = getattr(self, where) != type(self).model_fields[where].default
+            if pointed and not getattr(self, what):
+                raise ValueError(
+                    f"{_variable(where)} is set, so {_variable(what)} must be too "
+                    "(or unset both: the channel is then off)"
+                )
+        if self.fcm_credentials and not os.path.isfile(self.fcm_credentials):
+            raise ValueError(f"NOTIFY_FCM_CREDENTIALS: no such file: {self.fcm_credentials}")
+        return self
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
@@ -245,3 +298,33 @@ class Settings(BaseSettings):
         """Every ingress XPUB the session server subscribes to."""
         listed = [address.strip() for address in self.sessions_xpub.split(",") if address.strip()]
         return listed or [self.xpub_connect]
+
+
+def _url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "unix"):
+        starts = ", ".join(f"{scheme}://" for scheme in schemes)
+        raise ValueError(f"must be a URL starting with {starts} (got {value!r})")
+    return value
+
+
+def _variable(field: str) -> str:
+    """The environment variable of a settings field (an alias is one already)."""
+    if field == "celery_broker_url":
+        return "CELERY_BROKER_URL"
+    return field if field.isupper() else f"NOTIFY_{field.upper()}"
+
+
+def load_settings(process: str) -> Settings:
+    """The settings, or exit 2 with one line on stderr naming the variable and the problem:
+    what every process does at start (DESIGN: a configuration error stops it there)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else ""
+        where = f"{_variable(field)}: " if field else ""
+        problem = str(first["msg"]).removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        print(f"{process}: bad configuration: {where}{problem}{more}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from settings import Settings
+from settings import Settings, load_settings
 
 __all__ = ["ROOT", "settings_or_exit", "store_or_exit"]
 
@@ -15,12 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def settings_or_exit() -> Settings:
-    """The settings, or exit 2 with one line naming what is wrong."""
-    try:
-        return Settings()
-    except Exception as exc:
-        typer.echo(f"notify: bad configuration: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    """The settings, or exit 2 with one line naming the variable and what is wrong."""
+    return load_settings("notify")
 
 
 def store_or_exit(settings: Settings):

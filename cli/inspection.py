@@ -9,7 +9,7 @@ import typer
 
 from .common import settings_or_exit, store_or_exit
 
-__all__ = ["delivery_log", "stats"]
+__all__ = ["alive", "delivery_log", "stats"]
 
 
 def stats(
@@ -117,3 +117,31 @@ def delivery_log(user: Annotated[str, typer.Option(help="User id.")], event_id: 
             f"  round={entry.get('round')} try={entry.get('try')} {entry.get('channel')}: "
             f"{entry.get('kind')} {entry.get('detail', '')}"
         )
+
+
+def alive(
+    kind: Annotated[str, typer.Argument(help="worker or scheduler")],
+    within: Annotated[float, typer.Option(help="Seconds since its last beat, at most.")] = 30.0,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Part of its name (default: this host's name, as in a container)."),
+    ] = None,
+) -> None:
+    """Exit 0 when a worker (or scheduler) of this host beat recently, else 1: a health check
+    for docker compose or Kubernetes.
+
+    \b
+    Examples:
+      notify alive worker
+      notify alive scheduler --within 20
+    """
+    import socket
+
+    store = store_or_exit(settings_or_exit())
+    wanted = name or socket.gethostname()
+    seen = store.liveness.seen().get(kind, {})
+    fresh = [n for n, ago in seen.items() if wanted in n and ago <= within]
+    if not fresh:
+        typer.echo(f"notify: no {kind} named like {wanted!r} beat within {within:g}s", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{kind} alive: {', '.join(sorted(fresh))}")

@@ -5,18 +5,14 @@ from __future__ import annotations
 import sys
 
 from logsetup import configure_logging
-from settings import ExposureError, Settings
+from settings import ExposureError, load_settings
 
 from .server import Ingress
 
 
 def main() -> int:
     configure_logging()
-    try:
-        settings = Settings()
-    except Exception as exc:  # a bad variable: one readable line, no traceback
-        print(f"notify-ingress: bad configuration: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings("notify-ingress")
     try:
         ingress = Ingress(settings)
     except (ExposureError, OSError) as exc:  # protected mode, or an unreadable key file

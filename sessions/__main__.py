@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from logsetup import configure_logging
-from settings import Settings
+from settings import load_settings
 
 from .server import DEFAULT_HOST, DEFAULT_PORT, run
 
@@ -17,12 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
     configure_logging()
-    try:
-        settings = Settings()
-    except Exception as exc:  # a bad variable: one readable line, no traceback
-        print(f"notify sessions: bad configuration: {exc}", file=sys.stderr)
-        return 2
-    return run(settings, args.host, args.port)
+    return run(load_settings("notify sessions"), args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from types import FrameType
 
 from logsetup import configure_logging
-from settings import Settings
+from settings import load_settings
 
 from .bot import BotError, run_bot
 
@@ -21,11 +20,7 @@ log = logging.getLogger(__name__)
 def main() -> int:
     """Run the bot; 0 after a clean stop, 2 on bad configuration or a rejected token."""
     configure_logging()
-    try:
-        settings = Settings()
-    except Exception as exc:  # a bad variable: one readable line, no traceback
-        print(f"telegram-bot: bad configuration: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings("notify telegram-bot")
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -69,3 +69,7 @@ def test_stats_shows_queues_attempts_and_who_is_alive(pipeline, stack_env):
     assert "attempts " in out and "running now" in out
     assert "worker        live " in out, out
     assert "scheduler     live " in out, out
+    assert notify(stack_env, "alive", "worker", "--name", "test-").returncode == 0
+    gone = notify(stack_env, "alive", "scheduler", "--name", "nobody-here")
+    assert gone.returncode == 1
+    assert gone.stderr.strip() == "notify: no scheduler named like 'nobody-here' beat within 30s"

@@ -1,0 +1,60 @@
+"""The deployment files hold to the code: docker-compose.yml runs every process with a health
+check and a restart policy, two ingress replicas with ids of their own, and workers whose
+channel groups cover every task queue exactly once; the Grafana dashboard loads as it is."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from tasks.queues import ALL_QUEUES
+from tests.helpers import ROOT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_every_long_running_service_has_a_health_check_and_a_restart_policy():
+    for name, service in SERVICES.items():
+        if name == "keys":  # a one-off that makes the key pairs
+            assert service["restart"] == "no"
+            continue
+        assert "healthcheck" in service, name
+        assert service["restart"] == "unless-stopped", name
+
+
+def test_two_ingress_replicas_with_ids_of_their_own_and_sessions_on_both():
+    ingresses = {n: s for n, s in SERVICES.items() if n.startswith("ingress")}
+    ids = {s["environment"]["NOTIFY_INGRESS_ID"] for s in ingresses.values()}
+    assert len(ingresses) == 2 and len(ids) == 2
+    xpubs = SERVICES["sessions"]["environment"]["NOTIFY_SESSIONS_XPUB"].split(",")
+    assert {x.split("//")[1].split(":")[0] for x in xpubs} == set(ingresses)
+
+
+def test_worker_groups_serve_every_queue_once_and_scale_alone():
+    served = []
+    for name, service in SERVICES.items():
+        command = service.get("command") or []
+        if name.startswith("worker-"):
+            assert "-Q" in command and "container_name" not in service, name  # --scale works
+            served += command[command.index("-Q") + 1].split(",")
+    assert sorted(served) == sorted(ALL_QUEUES)
+
+
+def test_redis_keeps_data_and_never_evicts_and_the_sandbox_is_a_profile():
+    command = " ".join(SERVICES["redis"]["command"])
+    assert "--appendonly yes" in command and "--maxmemory-policy noeviction" in command
+    assert SERVICES["sandbox"]["profiles"] == ["sandbox"]
+    assert "NOTIFY_FLOWER_BASIC_AUTH" in SERVICES["flower"]["environment"]
+
+
+def test_the_grafana_dashboard_loads_as_it_is():
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "notify.json").read_text())
+    assert dashboard["uid"] and dashboard["title"] and dashboard["schemaVersion"] >= 36
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        assert panel["targets"] and all(t["expr"] and t["refId"] for t in panel["targets"])
+        assert panel["datasource"]["uid"] == "${datasource}"
+    assert dashboard["templating"]["list"][0]["type"] == "datasource"
