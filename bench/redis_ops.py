@@ -8,8 +8,8 @@ docs/scaling.md extrapolates from.
   baseline  a bare Celery chain (noop -> done) per event, on its own Redis: commands and Redis
             CPU per chain (the broker's work only)
   ours      CRITICAL events through ingress -> worker -> a local webhook -> final ack:
-            commands and Redis CPU per event, by command; with the broker on RabbitMQ, what
-            remains is the store alone
+            commands, Redis CPU and memory kept (claims, logs: 48 h) per event, by command;
+            with the broker on RabbitMQ, what remains is the store alone
 Idle traffic (the scheduler's sweep, workers' polls, liveness beats) is measured for 5 s
 before each run and subtracted.
 """
@@ -36,33 +36,36 @@ from tests.faults.stack import Stack  # noqa: E402
 IDLE_S = 5.0
 
 
-def _commands(store: Store) -> tuple[Counter[str], float]:
-    """Calls per command and Redis CPU seconds (user + sys) so far."""
-    calls, cpu = store.command_stats()
-    return Counter(calls), cpu
+def _read(store: Store) -> tuple[Counter[str], float, int]:
+    calls, cpu, memory = store.command_stats()
+    return Counter(calls), cpu, memory
 
 
-def _measure(store: Store, work, count: int) -> tuple[Counter[str], float]:
-    """Commands and CPU per unit of `work`, idle traffic subtracted."""
-    calls0, cpu0 = _commands(store)
+def _measure(store: Store, work, count: int) -> tuple[Counter[str], float, float]:
+    """Commands, CPU and memory kept per unit of `work`, idle traffic subtracted."""
+    calls0, cpu0, _ = _read(store)
     time.sleep(IDLE_S)
-    calls1, cpu1 = _commands(store)
+    calls1, cpu1, memory1 = _read(store)
     idle_rate = {k: (calls1[k] - calls0[k]) / IDLE_S for k in calls1}
     idle_cpu = (cpu1 - cpu0) / IDLE_S
     start = time.monotonic()
     work()
     took = time.monotonic() - start
-    calls2, cpu2 = _commands(store)
+    calls2, cpu2, memory2 = _read(store)
     per = Counter(
         {k: max(0.0, (calls2[k] - calls1[k] - idle_rate.get(k, 0) * took)) / count for k in calls2}
     )
     per = Counter({k: v for k, v in per.items() if v >= 0.01 and k not in ("info", "ping")})
-    return per, max(0.0, (cpu2 - cpu1 - idle_cpu * took)) / count
+    cpu = max(0.0, (cpu2 - cpu1 - idle_cpu * took)) / count
+    return per, cpu, (memory2 - memory1) / count
 
 
-def _baseline(stack: Stack, root: Path, count: int) -> tuple[Counter[str], float]:
+def _baseline(stack: Stack, root: Path, count: int) -> tuple[Counter[str], float, float]:
+    import os
+
     from celery import chain
 
+    os.environ["BENCH_BROKER_URL"] = stack.redis_url
     from bench import baseline_tasks
 
     baseline_tasks.use_broker(stack.redis_url)
@@ -84,7 +87,7 @@ def _baseline(stack: Stack, root: Path, count: int) -> tuple[Counter[str], float
         Stack.kill(worker)
 
 
-def _ours(stack: Stack, sink: Sink, count: int) -> tuple[Counter[str], float]:
+def _ours(stack: Stack, sink: Sink, count: int) -> tuple[Counter[str], float, float]:
     store = Store(stack.redis_url, stack.env["NOTIFY_KEY_PREFIX"])
     users = [f"ops-{uuid.uuid4().hex[:6]}" for _ in range(50)]
     for user in users:
@@ -107,7 +110,7 @@ def _ours(stack: Stack, sink: Sink, count: int) -> tuple[Counter[str], float]:
         return _measure(store, work, count)
 
 
-def run(broker: str, count: int, sink: Sink, root: Path) -> tuple[Counter[str], float]:
+def run(broker: str, count: int, sink: Sink, root: Path) -> tuple[Counter[str], float, float]:
     from tests.brokers import amqp_vhost
 
     with SandboxServer(port=0) as sandbox:
@@ -134,7 +137,7 @@ def main() -> int:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="notify-redis-ops-"))
     sink = Sink()
-    results: dict[str, tuple[Counter[str], float]] = {}
+    results: dict[str, tuple[Counter[str], float, float]] = {}
     try:
         with SandboxServer(port=0) as sandbox:
             base = Stack(root / "baseline", sandbox.url)
@@ -155,14 +158,16 @@ def main() -> int:
     finally:
         sink.close()
     rows = []
-    for label, (per, cpu) in results.items():
+    for label, (per, cpu, kept) in results.items():
         top = ", ".join(f"{k} {v:.1f}" for k, v in per.most_common(6))
         ceiling = f"{1 / cpu:,.0f}" if cpu > 0 else "-"
-        rows.append([label, f"{sum(per.values()):.1f}", f"{cpu * 1e6:.0f}", ceiling, top])
+        rows.append(
+            [label, f"{sum(per.values()):.1f}", f"{cpu * 1e6:.0f}", ceiling, f"{kept:,.0f}", top]
+        )
     print()
     print(table(
         f"Redis work per event: {args.events} events per run; logs in {root}",
-        ["", "commands/event", "Redis CPU us/event", "events/s per Redis core", "top commands per event"],
+        ["", "commands/event", "Redis CPU us/event", "events/s per Redis core", "bytes kept/event", "top commands per event"],
         rows,
     ))  # fmt: skip
     return 0

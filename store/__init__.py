@@ -135,13 +135,14 @@ class Store:
             self.client.delete(*keys[start : start + 1000])
         return len(keys)
 
-    def command_stats(self) -> tuple[dict[str, int], float]:
-        """Calls per Redis command so far, and Redis's CPU seconds (user + system): what a
-        benchmark reads before and after a run (bench/redis_ops.py)."""
+    def command_stats(self) -> tuple[dict[str, int], float, int]:
+        """Calls per Redis command so far, Redis's CPU seconds (user + system) and the memory
+        it uses (bytes): what a benchmark reads before and after a run (bench/redis_ops.py)."""
         stats = self.client.info("commandstats")
         calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
         cpu = self.client.info("cpu")
-        return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+        memory = int(self.client.info("memory")["used_memory"])
+        return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]), memory
 
     def durability_problems(self) -> list[str]:
         """What would make this Redis lose claims or queued work: an eviction policy other than
