@@ -13,10 +13,8 @@ __all__ = ["alive", "delivery_log", "stats"]
 
 
 def stats(
-    watch: Annotated[
-        float | None,
-        typer.Option(help="Refresh every this many seconds (Ctrl-C stops); once when not given."),
-    ] = None,
+    watch: Annotated[bool, typer.Option(help="Refresh until Ctrl-C.")] = False,
+    every: Annotated[float, typer.Option(help="Seconds between refreshes with --watch.")] = 2.0,
 ) -> None:
     """Print what the pipeline holds now: events open per priority (and the oldest's age), the
     broker's queues per channel and priority, attempts running and parked to retry, the due set
@@ -25,7 +23,7 @@ def stats(
     \b
     Examples:
       notify stats
-      notify stats --watch 2
+      notify stats --watch --every 5
     """
     import time
 
@@ -39,7 +37,7 @@ def stats(
         if not watch:
             return
         try:
-            time.sleep(watch)
+            time.sleep(every)
         except KeyboardInterrupt:
             return
         if not sys.stdout.isatty():

@@ -1,7 +1,8 @@
 """`notify trace`: one event's whole story, with the time between its steps.
 
 The steps come from the latency receipts the pipeline writes as it goes: the claim holds when
-the ingress received the event (`received_ms`), when it marked it QUEUED (`queued_at`) and when
+the ingress received the event (`received_ms`), when its claim was written (`claimed_at`), when it marked it QUEUED
+(`queued_at`) and when
 its final state was written (`final_at`); each delivery-log entry holds when its attempt
 started, how long the provider took (`latency_s`) and when the attempt was recorded.
 """
@@ -52,11 +53,13 @@ def event_story(claim: dict[str, str], log: list[dict[str, Any]]) -> list[Step]:
             Step(
                 int(claim["received_ms"]) / 1000,
                 "received",
-                f"received by ingress {where}, claimed",
+                f"received by ingress {where}",
             )
         )
+    if claim.get("claimed_at"):
+        steps.append(Step(float(claim["claimed_at"]), "claimed", "claimed (dedup, lease, outbox)"))
     if claim.get("queued_at"):
-        steps.append(Step(float(claim["queued_at"]), "queued", "QUEUED ack"))
+        steps.append(Step(float(claim["queued_at"]), "queued", "chain published; QUEUED ack"))
     for entry in log:
         channel = entry.get("channel", "?")
         where = f"{channel} round {entry.get('round', 0)} try {entry.get('try', 0)}"

@@ -236,6 +236,7 @@ class EventRouter:
             now_ms,
             self._settings.max_live_per_user,
         )
+        claimed_at = time.time()
         fresh: list[tuple[_Queued, Job, str]] = []
         for item, job, entry, claim in zip(queued, jobs, entries, claims, strict=True):
             if claim.seen == Seen.KNOWN:
@@ -271,7 +272,8 @@ class EventRouter:
             metrics.EVENTS.labels(Priority.Name(item.event.delivery.priority), route).inc()
         self._deliver_fast(fast, result)
         if published:
-            self._mark_queued([(item, entry) for item, _, entry in to_queue], now_ms, result)
+            queued = [(item, entry) for item, _, entry in to_queue]
+            self._mark_queued(queued, now_ms, claimed_at, result)
 
     def _job(self, item: _Queued, received_ms: int) -> Job:
         event = item.event
@@ -287,12 +289,17 @@ class EventRouter:
         )
 
     def _mark_queued(
-        self, enqueued: list[tuple[_Queued, str]], received_ms: int, result: BatchResult
+        self,
+        enqueued: list[tuple[_Queued, str]],
+        received_ms: int,
+        claimed_at: float,
+        result: BatchResult,
     ) -> None:
         try:
             marked = self._store.claims.mark_queued_many(
                 [(q.event.user_id, q.event.event_id, resume) for q, resume in enqueued],
                 time.time(),
+                claimed_at,
             )
         except Exception:
             # The chains are with the broker; a resend replays the state once Redis answers.

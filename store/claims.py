@@ -131,7 +131,8 @@ redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('HDEL', KEYS[4], ARGV[4])
 if state == 'PENDING' then
   -- Keep what it takes to start a round again, and watch the chain for signs of life.
-  redis.call('HSET', KEYS[1], 'state', 'QUEUED', 'resume', ARGV[1], 'queued_at', ARGV[2])
+  redis.call('HSET', KEYS[1], 'state', 'QUEUED', 'resume', ARGV[1], 'queued_at', ARGV[2],
+             'claimed_at', ARGV[5])
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   return 1
 end
@@ -316,11 +317,14 @@ class Claims:
             for r in pipe.execute()
         ]
 
-    def mark_queued_many(self, items: list[tuple[str, str, str]], now: float) -> list[bool]:
+    def mark_queued_many(
+        self, items: list[tuple[str, str, str]], now: float, claimed_at: float | None = None
+    ) -> list[bool]:
         """PENDING -> QUEUED for each (user_id, event_id, resume) once the broker holds its
         round 0, whose outbox entry goes (True also when a worker got further first: QUEUED,
         or already final; False for a claim that is gone); `resume` is the JSON round entry
-        that restarts it if the chain is ever lost."""
+        that restarts it if the chain is ever lost. `now` and `claimed_at` (when the claims
+        were written) are kept as latency receipts (`notify trace`)."""
         pipe = self._client.pipeline(transaction=False)
         for user_id, event_id, resume in items:
             self._mark_queued(
@@ -335,6 +339,7 @@ class Claims:
                     now,
                     open_member(user_id, event_id),
                     round_member(user_id, event_id, 0),
+                    now if claimed_at is None else claimed_at,
                 ],
                 client=pipe,
             )

@@ -101,7 +101,7 @@ def test_the_local_stack_runs_the_demo_and_restarts_what_dies(local_stack):
 
     story = json.loads(_notify(env, "trace", liquidation, "--json").stdout)
     kinds = [step["what"] for step in story["steps"]]
-    assert kinds[:2] == ["received", "queued"] and kinds[-1] == "final"
+    assert kinds[:3] == ["received", "claimed", "queued"] and kinds[-1] == "final"
     assert story["delivered_via"] == "SLACK"
     assert any(s["details"].get("channel") == "DISCORD" for s in story["steps"])
 

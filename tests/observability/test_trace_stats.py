@@ -35,7 +35,7 @@ def test_trace_shows_every_step_with_times(pipeline, settings, store, stack_env,
     assert (story["event_type"], story["priority"]) == ("POSITION_LIQUIDATED", "CRITICAL")
     steps = story["steps"]
     kinds = [step["what"] for step in steps]
-    assert kinds[:2] == ["received", "queued"] and kinds[-1] == "final"
+    assert kinds[:3] == ["received", "claimed", "queued"] and kinds[-1] == "final"
     answered = [step for step in steps if step["what"] == "answered"]
     assert [s["details"]["channel"] for s in answered][-1] == "SLACK"
     assert {s["details"]["kind"] for s in answered if s["details"]["channel"] == "DISCORD"} == {
@@ -49,6 +49,7 @@ def test_trace_shows_every_step_with_times(pipeline, settings, store, stack_env,
     text = notify(stack_env, "trace", event.event_id, "--user", user)
     lines = text.stdout.splitlines()
     assert lines[0].startswith(f"event {event.event_id}  user {user}  POSITION_LIQUIDATED CRITICAL")
+    assert any("claimed" in line for line in lines)
     assert any("QUEUED ack" in line and "+" in line for line in lines)
     assert any("DISCORD: transient" in line and "(provider " in line for line in lines)
     assert lines[-1].endswith("final ack: DELIVERED via SLACK")
