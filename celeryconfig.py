@@ -32,13 +32,16 @@ if _settings.broker_is_redis:
         "health_check_interval": 10,
         "global_keyprefix": _settings.key_prefix,
     }
-    # kombu's transport with our fix for a worker that dies on a broker restart (tasks/broker.py).
-    broker_transport = "tasks.broker:Transport"
+    if not broker_url.startswith("sentinel://"):
+        # kombu's transport with our fix for a worker that dies on a broker restart
+        # (tasks/broker.py); Sentinel keeps kombu's own.
+        broker_transport = "tasks.broker:Transport"
 else:
     # RabbitMQ: a publish returns once the broker has the message (publisher confirms); a dead
-    # link is noticed by AMQP heartbeats. CRITICAL first comes from consumer priorities
-    # (task_queues below); an unacked message goes back when its channel closes, so no
-    # visibility timeout is needed.
+    # link is noticed by AMQP heartbeats; an unacked message goes back when its channel closes,
+    # so no visibility timeout is needed. A worker serving critical.* and normal.* gets
+    # messages from each in turn: CRITICAL never waits behind a NORMAL backlog, though it is
+    # not strictly first (workers of `-Q critical.…` alone make it so).
     broker_transport_options = {"confirm_publish": True}
     broker_heartbeat = 10
 
@@ -46,21 +49,11 @@ else:
 imports = ("tasks.attempt", "tasks.finish", "tasks.worker_logging", "tasks.startup")
 
 # One direct exchange of our own, named (Celery would bind every queue to an exchange called
-# after the default queue, "normal.control"); routing key = queue name. On RabbitMQ a worker's
-# consumers of critical.* have a higher priority than those of normal.*, so a free worker takes
-# CRITICAL first (the Redis transport's "priority" order does the same there, and ignores these
-# arguments).
+# after the default queue, "normal.control"); routing key = queue name. (Celery publishes a
+# direct queue's tasks through the default exchange all the same, so a publisher of an earlier
+# release reaches these queues, and this one reaches queues it bound.)
 _exchange = Exchange(TASK_EXCHANGE, type="direct", durable=True)
-task_queues = [
-    Queue(
-        name,
-        _exchange,
-        routing_key=name,
-        durable=True,
-        consumer_arguments={"x-priority": 10 if name.startswith("critical.") else 0},
-    )
-    for name in ALL_QUEUES
-]
+task_queues = [Queue(name, _exchange, routing_key=name, durable=True) for name in ALL_QUEUES]
 task_default_queue = "normal.control"
 task_default_exchange = TASK_EXCHANGE
 task_default_exchange_type = "direct"

@@ -32,6 +32,10 @@ MAX_CRITICAL_DEADLINE_S = 86400
 LOCAL_STACK_ENV_FILE = ".notify-data/stack.env"
 
 
+#: Broker URL schemes kombu knows: Redis (plain, TLS, a unix socket, Sentinel) and AMQP.
+REDIS_BROKERS = ("redis", "rediss", "redis+socket", "sentinel")
+AMQP_BROKERS = ("amqp", "amqps", "pyamqp")
+
 #: Hosts that only this machine can reach.
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -98,6 +102,8 @@ class Settings(BaseSettings):
     metrics_port: int = 9570
     #: Prometheus metrics port of a worker (all its pool processes); 0 turns it off.
     worker_metrics_port: int = 9571
+    #: Where a worker's metrics listen: loopback, unless a scraper elsewhere must reach them.
+    worker_metrics_host: str = "127.0.0.1"
     #: Most frames drained from the ROUTER into one batch.
     ingress_batch: int = 500
     #: XPUB addresses of every ingress, comma-separated, for the session server to subscribe to;
@@ -198,7 +204,7 @@ class Settings(BaseSettings):
     @field_validator("celery_broker_url")
     @classmethod
     def _a_broker_url(cls, value: str) -> str:
-        return _url(value, ("redis", "rediss", "amqp", "amqps", "pyamqp")) if value else value
+        return _url(value, REDIS_BROKERS + AMQP_BROKERS) if value else value
 
     @field_validator("telegram_api_url", "sendgrid_host", "fcm_endpoint", "sandbox_url")
     @classmethod
@@ -245,7 +251,6 @@ class Settings(BaseSettings):
             ("telegram_api_url", "telegram_token"),
             ("sendgrid_host", "sendgrid_api_key"),
             ("fcm_endpoint", "fcm_credentials"),
-            ("fcm_credentials", "fcm_project_id"),
         )
         for where, what in needs:
             pointed = getattr(self, where) != type(self).model_fields[where].default
@@ -254,15 +259,17 @@ class Settings(BaseSettings):
                     f"{_variable(where)} is set, so {_variable(what)} must be too "
                     "(or unset both: the channel is then off)"
                 )
-        if self.fcm_credentials and not os.path.isfile(self.fcm_credentials):
-            raise ValueError(f"NOTIFY_FCM_CREDENTIALS: no such file: {self.fcm_credentials}")
+        # The credentials file is read by the workers only (the other processes need not have
+        # it mounted): a worker that cannot read it says so when it builds its FCM client.
         return self
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         # Frozen model: fill derived defaults through object.__setattr__ once, at build time.
         if not self.celery_broker_url:
-            object.__setattr__(self, "celery_broker_url", self.redis_url)
+            # The store's Redis is the broker too; kombu spells a unix socket redis+socket://.
+            broker = self.redis_url.replace("unix://", "redis+socket://", 1)
+            object.__setattr__(self, "celery_broker_url", broker)
         if not self.ingress_id:
             port = urlsplit(self.ingress_router.replace("*", "localhost")).port or 5571
             object.__setattr__(self, "ingress_id", f"{socket.gethostname()}:{port}")
@@ -281,7 +288,7 @@ class Settings(BaseSettings):
     @property
     def broker_is_redis(self) -> bool:
         """Is the Celery broker a Redis (else RabbitMQ, AMQP)?"""
-        return self.celery_broker_url.startswith(("redis://", "rediss://", "redis+socket://"))
+        return urlsplit(self.celery_broker_url).scheme in REDIS_BROKERS
 
     @property
     def router_connect(self) -> str:
@@ -302,10 +309,20 @@ class Settings(BaseSettings):
 
 def _url(value: str, schemes: tuple[str, ...]) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "unix"):
+    local = parts.scheme in ("unix", "redis+socket")  # a socket path, no host
+    if parts.scheme not in schemes or not (parts.netloc or local):
         starts = ", ".join(f"{scheme}://" for scheme in schemes)
-        raise ValueError(f"must be a URL starting with {starts} (got {value!r})")
+        raise ValueError(f"must be a URL starting with {starts} (got {_redacted(value)!r})")
     return value
+
+
+def _redacted(url: str) -> str:
+    """A URL as an error may show it: without a password (`redis://:***@host`)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _variable(field: str) -> str:

@@ -115,10 +115,13 @@ def demo(
         float, typer.Option(help="Seconds the events are spread over (then the acks are awaited).")
     ] = 60.0,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the last final acks.")] = 120.0,
+    real: Annotated[
+        bool, typer.Option(help="Run even where providers are real (not the sandbox).")
+    ] = False,
 ) -> None:
     """Play a realistic minute against the running stack and print every ack as it arrives,
     then a summary: sent, delivered per channel, escalated, failed. Exit 0 when every CRITICAL
-    event was delivered.
+    event was delivered. It (re)writes the addresses of the users alice, bob and carol.
 
     \b
     Examples:
@@ -132,6 +135,13 @@ def demo(
     from sandbox import reset, set_switch
 
     settings = settings_or_exit()
+    if not real and _real_providers(settings):
+        typer.echo(
+            f"notify: {', '.join(_real_providers(settings))} point at real providers, and the "
+            "demo sends to made-up users there; use the local stack (notify up), or --real",
+            err=True,
+        )
+        raise typer.Exit(2)
     store = store_or_exit(settings)
     sandbox_url = settings.sandbox_url
     try:
@@ -173,18 +183,32 @@ def demo(
         deadline = time.monotonic() + wait
         while len(acks.finals) < len(open_events) and time.monotonic() < deadline:
             acks.print_until(time.monotonic() + 0.2)
+    except KeyboardInterrupt:
+        typer.echo("\nnotify demo: stopped; what happened so far:")
     finally:
         client.close(timeout=0)
         set_switch(sandbox_url, "discord", "ok")
     typer.echo("")
     for line in _summary(sent, acks.finals, client.stats()):
         typer.echo(line)
-    liquidation = next(eid for eid, (s, _) in sent.items() if s.event_type == "POSITION_LIQUIDATED")
-    typer.echo(f"\nthe liquidation's story: notify trace {liquidation} --user bob")
+    liquidation = [eid for eid, (s, _) in sent.items() if s.event_type == "POSITION_LIQUIDATED"]
+    if liquidation:
+        typer.echo(f"\nthe liquidation's story: notify trace {liquidation[0]} --user bob")
     critical = [eid for eid, (s, _) in sent.items() if s.priority == "CRITICAL"]
     finals = acks.finals
     delivered = all(eid in finals and finals[eid].status == AckStatus.DELIVERED for eid in critical)
     raise typer.Exit(0 if delivered else 1)
+
+
+def _real_providers(settings) -> list[str]:
+    """The providers configured to go somewhere else than the local sandbox."""
+    sandbox = settings.sandbox_url.rstrip("/")
+    pointed = {
+        "Telegram": (settings.telegram_token, settings.telegram_api_url),
+        "SendGrid": (settings.sendgrid_api_key, settings.sendgrid_host),
+        "FCM": (settings.fcm_credentials, settings.fcm_endpoint),
+    }
+    return [name for name, (key, url) in pointed.items() if key and not url.startswith(sandbox)]
 
 
 def _limits(settings):

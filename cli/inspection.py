@@ -64,9 +64,8 @@ def _stats_lines(store) -> list[str]:
         f"due set       {store.due.count():8d}   earliest due {when}   "
         f"({parked} attempts parked to retry or poll, {rounds} rounds waiting)"
     )
-    depth = queue_depths()
     try:
-        by_queue = {queue: depth(queue) for queue in ALL_QUEUES}
+        by_queue = queue_depths(ALL_QUEUES)
     except Exception as exc:  # the broker is down: say so, show the rest
         lines.append(f"queues        broker not reachable ({type(exc).__name__})")
     else:

@@ -18,10 +18,11 @@ import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Restart", "Supervised", "read_procfile"]
+__all__ = ["SUPERVISOR_ERRORS", "Restart", "Supervised", "read_procfile"]
 
-#: What a call to supervisord may fail with while it starts or stops.
-_RPC_ERRORS = (OSError, xmlrpc.client.Error, http.client.HTTPException)
+#: What a call to supervisord may fail with (it is starting, stopping, or gone).
+SUPERVISOR_ERRORS = (OSError, xmlrpc.client.Error, http.client.HTTPException)
+_RPC_ERRORS = SUPERVISOR_ERRORS
 
 #: A child must stay up this long to count as started; one that keeps failing is retried
 #: (nearly) forever, every few seconds: a port in use may free up, a Redis may come back.
@@ -61,7 +62,8 @@ class Supervised:
         self.socket = self.data_dir / "supervisor.sock"
         self.config = self.data_dir / "supervisord.conf"
         self.names = list(processes)
-        self.config.write_text(self._config(processes, workdir))
+        self._processes = processes
+        self._workdir = workdir
         self._process: subprocess.Popen | None = None
         self._stops: dict[str, int] = {}  # name -> when it last stopped, as reported
         self.exits: dict[str, int] = {}  # name -> how many times it exited
@@ -81,11 +83,16 @@ class Supervised:
             "[rpcinterface:supervisor]",
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         ]
+        programs = self.data_dir / "programs"
+        programs.mkdir(exist_ok=True)
         for name, command in processes.items():
+            # A script per program, run by a shell as a Procfile is read ($VARIABLES expanded):
+            # supervisor's own parser would cut a command at " ;" or " #".
+            script = programs / f"{name}.sh"
+            script.write_text(f"exec {command}\n")
             lines += [
                 f"[program:{name}]",
-                # Through a shell, as a Procfile is read: $VARIABLES are expanded.
-                f"command=/bin/sh -c {escape(shlex.quote('exec ' + command))}",
+                f"command=/bin/sh {escape(shlex.quote(str(script)))}",
                 f"directory={escape(str(workdir))}",
                 "autostart=true",
                 "autorestart=true",
@@ -119,7 +126,9 @@ class Supervised:
         return True
 
     def start(self, env: dict[str, str]) -> None:
-        """Start supervisord (which starts every process) and wait for its socket."""
+        """Write the configuration, start supervisord (which starts every process) and wait
+        for its socket."""
+        self.config.write_text(self._config(self._processes, self._workdir))
         self.socket.unlink(missing_ok=True)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config)],

@@ -22,7 +22,7 @@ import typer
 from settings import LOCAL_STACK_ENV_FILE, Settings
 
 from .common import ROOT, settings_or_exit
-from .supervise import Supervised, read_procfile
+from .supervise import SUPERVISOR_ERRORS, Supervised, read_procfile
 
 __all__ = ["up"]
 
@@ -48,6 +48,14 @@ def up(
 
     configure_logging()
     settings = settings_or_exit()
+    stack = Supervised(read_procfile(procfile), Path(settings.data_dir), ROOT)
+    if stack.running_elsewhere():
+        typer.echo(
+            f"notify: a local stack already runs on {settings.data_dir} (its supervisord answers "
+            f"on {stack.socket}); stop it first, or give this one NOTIFY_DATA_DIR of its own",
+            err=True,
+        )
+        raise typer.Exit(1)
     redis_process = None
     embedded = not redis_answers(settings.redis_url)
     if embedded:
@@ -59,14 +67,6 @@ def up(
         except EmbeddedRedisError as exc:
             typer.echo(f"notify: {exc}", err=True)
             raise typer.Exit(1) from exc
-    stack = Supervised(read_procfile(procfile), Path(settings.data_dir), ROOT)
-    if stack.running_elsewhere():
-        typer.echo(
-            f"notify: a local stack already runs on {settings.data_dir} (its supervisord answers "
-            f"on {stack.socket}); stop it first, or give this one NOTIFY_DATA_DIR of its own",
-            err=True,
-        )
-        raise typer.Exit(1)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
@@ -76,8 +76,8 @@ def up(
         _watch(stack, settings, stopping)
     except KeyboardInterrupt:
         pass
-    except RuntimeError as exc:
-        typer.echo(f"notify: {exc}", err=True)
+    except (RuntimeError, *SUPERVISOR_ERRORS) as exc:
+        typer.echo(f"notify: {exc or type(exc).__name__}", err=True)
         raise typer.Exit(1) from exc
     finally:
         if sys.stdout.isatty():
@@ -153,6 +153,8 @@ def _ingress_counts(port: int) -> dict[str, int] | None:
 
 def _print_addresses(settings: Settings, env: dict[str, str], stack: Supervised, embedded: bool):
     user, _, password = env["NOTIFY_FLOWER_BASIC_AUTH"].partition(":")
+    if os.environ.get("NOTIFY_FLOWER_BASIC_AUTH"):
+        password = "from NOTIFY_FLOWER_BASIC_AUTH"  # the operator's own: not printed
     redis_note = f"embedded, data in {Path(settings.data_dir) / 'redis'}" if embedded else "yours"
     rows = [
         ("ROUTER (containers)", settings.router_connect),
@@ -204,12 +206,13 @@ def _local_stack_env(settings: Settings) -> dict[str, str]:
             "NOTIFY_FCM_PROJECT_ID": PROJECT_ID,
             "NOTIFY_FCM_ENDPOINT": fcm_endpoint(sandbox_url),
         }
-    defaults["NOTIFY_FLOWER_BASIC_AUTH"] = (
-        os.environ.get("NOTIFY_FLOWER_BASIC_AUTH") or f"notify:{secrets.token_urlsafe(12)}"
-    )
+    flower_auth = os.environ.get("NOTIFY_FLOWER_BASIC_AUTH")
+    defaults["NOTIFY_FLOWER_BASIC_AUTH"] = flower_auth or f"notify:{secrets.token_urlsafe(12)}"
     defaults["NOTIFY_SANDBOX_URL"] = sandbox_url
     env_file = Path(os.environ.get("NOTIFY_ENV_FILE", LOCAL_STACK_ENV_FILE))
     env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.touch(mode=0o600)
+    env_file.chmod(0o600)  # it holds the Flower password
     env_file.write_text(
         "# Written by `notify up`: providers of the local stack (the sandbox).\n"
         + "".join(f"{name}={value}\n" for name, value in defaults.items())

@@ -17,7 +17,7 @@ import threading
 import zmq
 from kombu import Queue
 
-from tasks import WEB_PUBLISH_QUEUE, app, ingress_queue
+from tasks import RECEIVED_AT_HEADER, WEB_PUBLISH_QUEUE, app, ingress_queue
 
 __all__ = ["DONE_ENDPOINT", "RELAY_ENDPOINT", "RelayConsumer"]
 
@@ -77,7 +77,8 @@ class RelayConsumer(threading.Thread):
         def on_message(message) -> None:
             tag = str(next(tags)).encode()
             pending[tag] = message
-            push.send_multipart([tag, message.body])
+            received_at = (message.headers or {}).get(RECEIVED_AT_HEADER, "")
+            push.send_multipart([tag, message.body, str(received_at).encode()])
 
         with (
             app.connection_for_read() as connection,
@@ -92,6 +93,8 @@ class RelayConsumer(threading.Thread):
             while not self._stop_event.is_set():
                 with contextlib.suppress(TimeoutError):
                     connection.drain_events(timeout=0.1)
+                # AMQP: the heartbeats negotiated with RabbitMQ (a no-op on Redis).
+                connection.heartbeat_check()
                 while done.poll(0):
                     message = pending.pop(done.recv(), None)
                     if message is not None:

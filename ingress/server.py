@@ -307,14 +307,16 @@ class Ingress:
     def _on_relay(self, relay: zmq.Socket, router: zmq.Socket, xpub: zmq.Socket) -> None:
         while True:
             try:
-                tag, raw = relay.recv_multipart(zmq.NOBLOCK)
+                tag, raw, received_at = relay.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            self._relay_one(raw, router, xpub)
+            self._relay_one(raw, router, xpub, received_at)
             # Written (or dropped for good): now the consumer may ack it to the broker.
             self._relay_done.send(tag)
 
-    def _relay_one(self, raw: bytes, router: zmq.Socket, xpub: zmq.Socket) -> None:
+    def _relay_one(
+        self, raw: bytes, router: zmq.Socket, xpub: zmq.Socket, received_at: bytes = b""
+    ) -> None:
         try:
             message = decode_relay(raw)
         except RelayError as exc:
@@ -322,15 +324,22 @@ class Ingress:
             log.error("malformed relay message dropped (%s): %r", exc, raw[:200])
             return
         if isinstance(message, AckRelay):
-            sent = self._send_ack(router, message.routing_id, message.frame)
-            if sent and message.received_at is not None:
-                status = AckStatus.Name(decode_frame(message.frame).status)
-                metrics.END_TO_END.labels(status).observe(time.time() - message.received_at)
+            if self._send_ack(router, message.routing_id, message.frame) and received_at:
+                self._observe_end_to_end(message.frame, received_at)
         elif time.time() - message.sent_at > self.settings.web_ack_timeout_s:
             # The WEB attempt stopped waiting for it long ago: a late copy would only confuse.
             metrics.RELAY_DROPPED.labels("stale").inc()
         else:
             self._publish(xpub, [(topic_for(message.user_id), message.frame)], "worker")
+
+    @staticmethod
+    def _observe_end_to_end(frame: bytes, received_at: bytes) -> None:
+        """Receipt to final ack written, for the histogram; a bad header is no reason to stop."""
+        try:
+            status = AckStatus.Name(decode_frame(frame).status)
+            metrics.END_TO_END.labels(status).observe(time.time() - float(received_at))
+        except (ValueError, FrameError):
+            log.warning("relay message with an unreadable receipt time %r", received_at[:40])
 
     def _publish(self, xpub: zmq.Socket, publishes: list[tuple[bytes, bytes]], source: str) -> None:
         for topic, frame in publishes:

@@ -4,11 +4,7 @@ An ingress consumes its own queue `ingress.<id>` (acks for the containers connec
 the shared `ingress.web` (WEB deliveries, published by whichever ingress takes them):
 
   ack      0x01 | u8 len | routing id | 0x21 EventAck frame
-  ack      0x03 | f64 received_at (unix s) | u8 len | routing id | 0x21 EventAck frame
   publish  0x02 | f64 sent_at (unix s, big-endian) | u8 len | user id | 0x20 UserEvent frame
-
-The second ack form carries when the ingress received the event, for its end-to-end latency
-histogram; workers of this release write it, and an ingress reads both.
 
 Both are encoded by the worker and decoded once, by the ingress's zmq loop; `RelayError` names
 what is wrong with a message that does not decode.
@@ -24,7 +20,7 @@ from .validation import ID_PATTERN
 
 __all__ = ["AckRelay", "PublishRelay", "RelayError", "decode_relay", "encode_relay"]
 
-_ACK, _PUBLISH, _ACK_TIMED = 0x01, 0x02, 0x03
+_ACK, _PUBLISH = 0x01, 0x02
 _SENT_AT = struct.Struct(">d")
 
 
@@ -38,8 +34,6 @@ class AckRelay:
 
     routing_id: bytes
     frame: bytes
-    #: When the ingress received the event (unix s); None from a worker of an earlier release.
-    received_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +53,7 @@ def _short(data: bytes) -> bytes:
 
 def encode_relay(message: AckRelay | PublishRelay) -> bytes:
     if isinstance(message, AckRelay):
-        if message.received_at is None:
-            return bytes([_ACK]) + _short(message.routing_id) + message.frame
-        received = _SENT_AT.pack(message.received_at)
-        return bytes([_ACK_TIMED]) + received + _short(message.routing_id) + message.frame
+        return bytes([_ACK]) + _short(message.routing_id) + message.frame
     return (
         bytes([_PUBLISH])
         + _SENT_AT.pack(message.sent_at)
@@ -84,17 +75,11 @@ def decode_relay(data: bytes) -> AckRelay | PublishRelay:
     """Parse one relay message; raises RelayError for anything malformed."""
     if not data:
         raise RelayError("empty message")
-    if data[0] in (_ACK, _ACK_TIMED):
-        received_at, at = None, 1
-        if data[0] == _ACK_TIMED:
-            if len(data) < 1 + _SENT_AT.size:
-                raise RelayError("truncated ack message")
-            (received_at,) = _SENT_AT.unpack_from(data, 1)
-            at += _SENT_AT.size
-        routing_id, frame = _split_id(data, at)
+    if data[0] == _ACK:
+        routing_id, frame = _split_id(data, 1)
         if not frame or frame[0] != MessageType.EVENT_ACK:
             raise RelayError("ack message without a 0x21 frame")
-        return AckRelay(routing_id, frame, received_at)
+        return AckRelay(routing_id, frame)
     if data[0] == _PUBLISH:
         if len(data) < 1 + _SENT_AT.size:
             raise RelayError("truncated publish message")

@@ -88,6 +88,8 @@ class Finalized:
     why_not: str = ""
     ingress_id: str = ""
     routing_id: bytes = b""
+    #: Written by this call (False: a second `finish` found it final and replays it).
+    now: bool = False
 
 
 def open_member(user_id: str, event_id: str) -> str:
@@ -165,9 +167,11 @@ return 0
 _FINALIZE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'round', 'delivered_via', 'error',
                      'ingress_id', 'routing_id')
-if not f[1] then return {'GONE', '', '', '', ''} end
+if not f[1] then return {'GONE', '', '', '', '', '0'} end
+local now = '0'
 if f[1] ~= 'DELIVERED' and f[1] ~= 'ACK_ERROR' then
-  if tonumber(f[2]) ~= tonumber(ARGV[4]) then return {'STALE', '', '', '', ''} end
+  if tonumber(f[2]) ~= tonumber(ARGV[4]) then return {'STALE', '', '', '', '', '0'} end
+  now = '1'
   redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error', ARGV[3],
              'final_at', ARGV[6])
   f[1], f[3], f[4] = ARGV[1], ARGV[2], ARGV[3]
@@ -177,7 +181,7 @@ end
 redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('ZREM', KEYS[3], ARGV[5])
 redis.call('ZREM', KEYS[4], ARGV[5])
-return {f[1], f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
+return {f[1], f[3] or '', f[4] or '', f[5] or '', f[6] or '', now}
 """
 
 _EXPIRE = """
@@ -393,11 +397,13 @@ class Claims:
         )
         if pipe is not None:
             return None
-        state_text, via, error_text, ingress_id, routing_hex = (_text(part) for part in result)
+        state_text, via, error_text, ingress_id, routing_hex, now = (_text(p) for p in result)
         if state_text in ("STALE", "GONE"):
             return Finalized(None, why_not=state_text.lower())
         routing_id = bytes.fromhex(routing_hex) if routing_hex else b""
-        return Finalized(ClaimState(state_text), via, error_text, "", ingress_id, routing_id)
+        return Finalized(
+            ClaimState(state_text), via, error_text, "", ingress_id, routing_id, now == "1"
+        )
 
     def expire(self, user_id: str, event_id: str, error: str) -> tuple[str, bytes] | None:
         """ACK_ERROR for an event still open past its deadline or TTL; (ingress id, routing id)

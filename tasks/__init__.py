@@ -9,9 +9,11 @@ from .app import app
 from .chain import ChainProducer, apply_chain, build_chain
 from .contract import Carry, Job, Link, Preference, RoundEntry, channel_plan, parse_channel_list
 from .queues import ALL_QUEUES, WEB_PUBLISH_QUEUE, ingress_queue, queue_for
+from .relay import RECEIVED_AT_HEADER
 
 __all__ = [
     "ALL_QUEUES",
+    "RECEIVED_AT_HEADER",
     "WEB_PUBLISH_QUEUE",
     "Carry",
     "Job",

@@ -149,10 +149,12 @@ def finish_event(carry: Carry) -> None:
         AckStatus.Value(stored.state),
         delivered_via=ChannelType.Value(stored.delivered_via) if stored.delivered_via else None,
         error=stored.error,
-        received_at=job.received_ms / 1000,
+        # Latency is counted once: a second finish replays the ack without a receipt time.
+        received_at=job.received_ms / 1000 if stored.now else None,
     )
-    priority = "CRITICAL" if job.critical else "NORMAL"
-    metrics.record_final(priority, stored.state, time.time() - job.received_ms / 1000)
+    if stored.now:
+        priority = "CRITICAL" if job.critical else "NORMAL"
+        metrics.record_final(priority, stored.state, time.time() - job.received_ms / 1000)
     log.info(
         "finish round=%s state=%s via=%s error=%r",
         job.round,

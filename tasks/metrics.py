@@ -15,11 +15,12 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from typing import Any
 
 from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
 
-from settings import Settings, guard_bind
+from settings import Settings
 
 __all__ = ["record_attempt", "record_final"]
 
@@ -78,10 +79,7 @@ def _serve(**_: object) -> None:
     port = settings.worker_metrics_port
     if not port:
         return
-    # Protected mode, as the ingress: every interface only where keys are configured.
-    secured = bool(settings.curve_server_secret or settings.curve_server_secret_file)
-    host = guard_bind("*", secured, settings.insecure, "worker metrics", "set a server key")
-    address = "0.0.0.0" if host == "*" else host
+    address = settings.worker_metrics_host
     _served_dir = tempfile.mkdtemp(prefix="notify-worker-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _served_dir
     from prometheus_client import CollectorRegistry, start_http_server, values
@@ -100,7 +98,7 @@ def _serve(**_: object) -> None:
     except OSError as exc:
         log.warning(
             "worker metrics not served: port %s: %s (set NOTIFY_WORKER_METRICS_PORT to a free "
-            "port, or 0)",
+            "port, or 0 to turn them off)",
             port,
             exc,
         )
@@ -113,9 +111,13 @@ class PipelineCollector:
     queue depths, events open per priority and the due set. Every worker reports the same
     values: take max() across instances."""
 
+    #: A scrape within this long of the last reads the same depths (one broker round a while).
+    CACHE_S = 5.0
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._store = None
+        self._depths: tuple[float, dict[str, int]] = (0.0, {})
 
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
@@ -129,13 +131,17 @@ class PipelineCollector:
             "Messages waiting in a broker queue",
             labels=["priority", "channel"],
         )
-        try:
-            depths = queue_depths()
-            for queue in ALL_QUEUES:
-                priority, channel = queue.split(".", 1)
-                depth.add_metric([priority, channel], depths(queue))
-        except Exception as exc:  # a broker outage must not fail the scrape
-            log.warning("queue depths not read: %s", type(exc).__name__)
+        read_at, depths = self._depths
+        if time.monotonic() - read_at > self.CACHE_S:
+            try:
+                depths = queue_depths(ALL_QUEUES)
+                self._depths = (time.monotonic(), depths)
+            except Exception as exc:  # a broker outage must not fail the scrape
+                log.warning("queue depths not read: %s", type(exc).__name__)
+                depths = {}
+        for queue, count in depths.items():
+            priority, channel = queue.split(".", 1)
+            depth.add_metric([priority, channel], count)
         yield depth
         if self._store is None:
             self._store = Store(self._settings.redis_url, self._settings.key_prefix, timeout_s=1)

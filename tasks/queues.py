@@ -9,7 +9,8 @@ backlog the events already delivered are answered before new attempts start.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Iterable
 
 from channels import CHANNELS
 from proto import Priority
@@ -52,22 +53,22 @@ def ingress_queue(ingress_id: str) -> str:
     return f"ingress.{ingress_id}"
 
 
-def queue_depths() -> Callable[[str], int]:
-    """How many messages a broker queue holds (ready, not yet taken by a worker), asked once per
-    queue per call of the returned function's owner: a passive declare, on either broker."""
+def queue_depths(queues: Iterable[str]) -> dict[str, int]:
+    """Messages waiting in each queue (ready, not yet taken by a worker): passive declares on
+    one broker connection, on either broker. A queue never declared holds nothing."""
     from .app import app
 
     depths: dict[str, int] = {}
-
-    def depth(queue: str) -> int:
-        if queue not in depths:
-            with app.connection_for_read() as connection:
+    with app.connection_for_read() as connection:
+        channel = connection.channel()
+        try:
+            for queue in queues:
                 try:
-                    declared = connection.default_channel.queue_declare(queue=queue, passive=True)
-                except connection.channel_errors:  # never declared: nothing in it
+                    depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                except connection.channel_errors:
                     depths[queue] = 0
-                else:
-                    depths[queue] = declared.message_count
-        return depths[queue]
-
-    return depth
+                    channel = connection.channel()  # RabbitMQ closed the channel (NOT_FOUND)
+        finally:
+            with contextlib.suppress(Exception):
+                channel.close()
+    return depths

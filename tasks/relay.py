@@ -15,13 +15,19 @@ from proto import AckRelay, AckStatus, ChannelType, PublishRelay, ack_frame, enc
 from .app import app
 from .queues import WEB_PUBLISH_QUEUE, ingress_queue
 
-__all__ = ["publish_web", "send_ack"]
+__all__ = ["RECEIVED_AT_HEADER", "publish_web", "send_ack"]
 
 #: A relay message nobody consumed in this long is dropped by brokers that support expiry.
 MESSAGE_TTL_S = 24 * 3600
 
 
-def _publish(queue: str, body: bytes) -> None:
+#: The message header that carries when the ingress received the event (unix s, as text): an
+#: ingress of this release observes its end-to-end latency; one of an earlier release ignores
+#: it (the body's format is unchanged).
+RECEIVED_AT_HEADER = "notify-received-at"
+
+
+def _publish(queue: str, body: bytes, headers: dict[str, str] | None = None) -> None:
     """Publish one relay message, retrying briefly on a broker hiccup."""
     with app.producer_or_acquire() as producer:
         producer.publish(
@@ -33,6 +39,7 @@ def _publish(queue: str, body: bytes) -> None:
             retry=True,
             retry_policy={"max_retries": 5, "interval_start": 0, "interval_step": 0.5},
             expiration=MESSAGE_TTL_S,
+            headers=headers,
         )
 
 
@@ -48,8 +55,8 @@ def send_ack(
     """Send a final EventAck towards the container, through its ingress (with the event's
     receipt time, for the ingress's end-to-end latency)."""
     frame = ack_frame(event_id, status, delivered_via, error)
-    message = AckRelay(routing_id, frame, received_at)
-    _publish(ingress_queue(ingress_id), encode_relay(message))
+    headers = {RECEIVED_AT_HEADER: repr(received_at)} if received_at is not None else None
+    _publish(ingress_queue(ingress_id), encode_relay(AckRelay(routing_id, frame)), headers)
 
 
 def publish_web(user_id: str, frame: bytes) -> None:

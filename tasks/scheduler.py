@@ -34,7 +34,7 @@ from store import BEAT_S, ClaimState, Store
 from .chain import build_chain
 from .contract import Carry, Job, ParkedLink, RoundEntry, due_entry
 from .finish import error_message, latest_per_channel
-from .queues import queue_depths, queue_for
+from .queues import ALL_QUEUES, queue_depths, queue_for
 from .relay import send_ack
 
 __all__ = ["finalize_expired", "publish_due", "resume_stalled", "run_scheduler", "sweep"]
@@ -106,6 +106,18 @@ def finalize_expired(store: Store, settings: Settings, now: float | None = None)
     return finalized
 
 
+def _depths_of_this_sweep() -> Callable[[str], int]:
+    """Every queue's depth, read once (on one connection) when the sweep first needs one."""
+    read: dict[str, int] = {}
+
+    def depth(queue: str) -> int:
+        if not read:
+            read.update(queue_depths(ALL_QUEUES))
+        return read.get(queue, 0)
+
+    return depth
+
+
 def _in_line(job: Job, depth: Callable[[str], int]) -> bool:
     """Do the queues of the event's round hold messages (a backlog it may be waiting in)?"""
     queues = {queue_for(job.priority, p.channel) for p in job.plan} | {
@@ -123,7 +135,7 @@ def resume_stalled(
     """Start the next round of every QUEUED event whose chain went quiet for `stall_s` (its
     messages lost with a broker that lost data) and whose queues are empty (not in line)."""
     now = now or time.time()
-    depth = depth or queue_depths()
+    depth = depth or _depths_of_this_sweep()
     resumed = 0
     for user_id, event_id in store.claims.stalled(now - stall_s):
         claim = store.claims.read(user_id, event_id)

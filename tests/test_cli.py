@@ -288,3 +288,10 @@ def test_keys_server_add_list_revoke(stack_env, store):
     both = notify(stack_env, "keys", "add", "bob", "--subscriber", "x")
     assert both.returncode == 2
     assert "exactly one of USER_ID, --subscriber NAME, --any-user NAME" in both.stderr
+
+
+def test_demo_refuses_to_send_to_real_providers(stack_env):
+    real = {**stack_env, "NOTIFY_TELEGRAM_API_URL": "https://api.telegram.org"}
+    done = notify(real, "demo", "--duration", "1")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("notify: Telegram point at real providers")

@@ -25,8 +25,8 @@ MISTAKES = {
         "NOTIFY_REDIS_URL: must be a URL starting with redis://, rediss://, unix:// (got 'localhost:6379')",
     ),
     "broker of no known kind": (
-        {"CELERY_BROKER_URL": "kafka://broker:9092"},
-        "CELERY_BROKER_URL: must be a URL starting with redis://, rediss://, amqp://, amqps://, pyamqp:// (got 'kafka://broker:9092')",
+        {"CELERY_BROKER_URL": "kafka://u:secret@broker:9092"},
+        "CELERY_BROKER_URL: must be a URL starting with redis://, rediss://, redis+socket://, sentinel://, amqp://, amqps://, pyamqp:// (got 'kafka://u:***@broker:9092')",
     ),
     "provider without its token": (
         {"NOTIFY_TELEGRAM_API_URL": "http://127.0.0.1:8590/telegram"},

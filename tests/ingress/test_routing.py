@@ -201,6 +201,20 @@ def test_malformed_relay_messages_do_not_stop_the_ingress(
     for junk in (b"", b"\x01", b"\x01\x05ab", b"\x02\x00", b"\x07nonsense", b"\x01\x01a\x20"):
         _publish(ingress_queue(settings.ingress_id), junk)
     _publish(WEB_PUBLISH_QUEUE, b"\x02" + b"\x00" * 8 + b"\x03a\x00b\x20")
+    # Acks to a connected container whose receipt header, or status, the histogram cannot read.
+    from proto import AckRelay, EventAck, encode_ack, encode_relay
+    from tasks.relay import RECEIVED_AT_HEADER
+
+    odd = encode_ack(EventAck(event_id="e-odd", status=99))
+    queue = ingress_queue(settings.ingress_id)
+    for frame, header in (
+        (odd, "1767225600.5"),
+        (odd, "soon"),
+        (encode_ack(EventAck(event_id="e")), "x"),
+    ):
+        _publish(
+            queue, encode_relay(AckRelay(client.identity, frame)), {RECEIVED_AT_HEADER: header}
+        )
 
     user = new_id("afterjunk")
     store.directory.update(user, slack_webhook=f"{pipeline.url}/slack/services/T/B/{user}")

@@ -40,10 +40,9 @@ def test_ack_frame_sets_status_and_channel_explicitly() -> None:
     [
         AckRelay(b"container-1", ACK),
         AckRelay(bytes(range(1, 255)), ACK),
-        AckRelay(b"container-1", ACK, received_at=1767225600.125),
         PublishRelay("u1", EVENT, 1767225600.25),
     ],
-    ids=["ack", "binary routing id", "ack with its receipt time", "publish"],
+    ids=["ack", "binary routing id", "publish"],
 )
 def test_round_trip(message) -> None:
     data = encode_relay(message)
@@ -59,11 +58,6 @@ BAD = {
     "ack zero-length id": (b"\x01\x00" + ACK, "truncated id"),
     "ack without a frame": (b"\x01\x01a", "ack message without a 0x21 frame"),
     "ack carrying an event": (b"\x01\x01a" + EVENT, "ack message without a 0x21 frame"),
-    "timed ack truncated": (b"\x03\x00\x00", "truncated ack message"),
-    "timed ack without a frame": (
-        b"\x03" + bytes(8) + b"\x01a",
-        "ack message without a 0x21 frame",
-    ),
     "publish truncated": (b"\x02\x00\x00", "truncated publish message"),
     "publish bad user": (
         encode_relay(PublishRelay("u1", EVENT, 1.0)).replace(b"\x02u1", b"\x02u\x00"),
@@ -74,13 +68,6 @@ BAD = {
         "publish message without a 0x20 frame",
     ),
 }
-
-
-def test_an_ack_from_a_worker_of_the_release_before_still_decodes() -> None:
-    """0x01 carries no receipt time: an ingress of this release reads it all the same."""
-    old = b"\x01" + bytes([len(b"c-1")]) + b"c-1" + ACK
-    assert decode_relay(old) == AckRelay(b"c-1", ACK, None)
-    assert encode_relay(AckRelay(b"c-1", ACK)) == old
 
 
 @pytest.mark.parametrize("data,reason", BAD.values(), ids=BAD.keys())

@@ -86,8 +86,8 @@ def test_final_state_never_goes_backwards(store: Store) -> None:
 
     assert store.claims.finalize(
         user, event, ClaimState.DELIVERED, 0, delivered_via="WEB"
-    ) == Finalized(ClaimState.DELIVERED, "WEB", "", ingress_id=INGRESS, routing_id=b"r1")
-    # A later finish (acks late, a second run) replays what is stored.
+    ) == Finalized(ClaimState.DELIVERED, "WEB", "", ingress_id=INGRESS, routing_id=b"r1", now=True)
+    # A later finish (acks late, a second run) replays what is stored (not written now).
     assert store.claims.finalize(
         user, event, ClaimState.ACK_ERROR, 0, error="too late"
     ) == Finalized(ClaimState.DELIVERED, "WEB", "", ingress_id=INGRESS, routing_id=b"r1")
@@ -172,7 +172,7 @@ def test_advance_round_happens_once_per_round(store: Store) -> None:
     assert store.claims.advance_round(user, event, 1, f"{event}-r1", 0.0) is True
     store.client.zrem(store.keys.due(), f"{event}-r0", f"{event}-r1")
     assert store.claims.finalize(user, event, ClaimState.DELIVERED, 2, "WEB") == Finalized(
-        ClaimState.DELIVERED, "WEB", "", ingress_id=INGRESS, routing_id=b"r1"
+        ClaimState.DELIVERED, "WEB", "", ingress_id=INGRESS, routing_id=b"r1", now=True
     )
 
 

@@ -1,5 +1,6 @@
 """CRITICAL is not starved behind a NORMAL backlog, on either broker: a worker serving both takes
-CRITICAL first (the Redis transport's priority order; consumer priorities on RabbitMQ)."""
+CRITICAL first on Redis (the transport's priority order), and in turn with NORMAL on RabbitMQ,
+which is enough for CRITICAL never to wait behind the backlog."""
 
 from __future__ import annotations
 
