@@ -137,8 +137,9 @@ def demo(
     settings = settings_or_exit()
     if not real and _real_providers(settings):
         typer.echo(
-            f"notify: {', '.join(_real_providers(settings))} point at real providers, and the "
-            "demo sends to made-up users there; use the local stack (notify up), or --real",
+            "notify: providers other than the sandbox are configured "
+            f"({', '.join(_real_providers(settings))}): the demo would send to made-up users "
+            "there; use the local stack (notify up), or --real",
             err=True,
         )
         raise typer.Exit(2)

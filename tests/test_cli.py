@@ -290,8 +290,14 @@ def test_keys_server_add_list_revoke(stack_env, store):
     assert "exactly one of USER_ID, --subscriber NAME, --any-user NAME" in both.stderr
 
 
-def test_demo_refuses_to_send_to_real_providers(stack_env):
-    real = {**stack_env, "NOTIFY_TELEGRAM_API_URL": "https://api.telegram.org"}
+def test_demo_refuses_to_send_to_real_providers(stack_env, sandbox):
+    real = {
+        **stack_env,
+        "NOTIFY_SANDBOX_URL": sandbox.url,
+        "NOTIFY_TELEGRAM_API_URL": "https://api.telegram.org",
+    }
     done = notify(real, "demo", "--duration", "1")
     assert done.returncode == 2
-    assert done.stderr.strip().startswith("notify: Telegram point at real providers")
+    assert done.stderr.strip().startswith(
+        "notify: providers other than the sandbox are configured (Telegram):"
+    )
