@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     retry_base_s: float = 2.0
     #: First pause between two CRITICAL rounds; doubles per round, capped at 1 h.
     round_backoff_s: float = 30.0
+    #: Circuit breaker per provider, shared by the workers: transient failures seen by this many
+    #: different users within the window open it, and attempts on that provider skip to the
+    #: next channel for the cool-down; then one probe goes through.
+    breaker_failures: int = 5
+    breaker_window_s: float = 30.0
+    breaker_cooldown_s: float = 30.0
     #: A QUEUED event whose chain showed no sign of life for this long, and whose queues are
     #: empty, is started again by the scheduler (a chain the broker lost); the old round is
     #: fenced out. Above the visibility timeout + a restore scan + the longest task (26 s).

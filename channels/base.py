@@ -63,6 +63,9 @@ class Channel(ABC):
     #: `send` answers AWAITING_ACK and delivery waits for the user's ack (WEB): the task polls
     #: `acked` until `ack_timeout_s`, and a redelivered attempt never publishes twice a round.
     awaits_ack: ClassVar[bool] = False
+    #: A provider across the network, watched by a circuit breaker shared by every worker
+    #: (store/breakers.py); WEB, handed to our own session servers, is not.
+    external: ClassVar[bool] = True
 
     @property
     def name(self) -> str:

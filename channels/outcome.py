@@ -35,6 +35,8 @@ class SkipCode(StrEnum):
     NO_SESSION = "no_session"  #: only_if_active on a channel that has no sessions (EMAIL, …)
     EXPIRED = "expired"
     UNSUPPORTED = "unsupported"
+    #: The provider's circuit breaker is open (many recent failures across users): not tried.
+    PROVIDER_DOWN = "provider_down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,10 @@ class Outcome:
     @property
     def worth_another_round(self) -> bool:
         """Would a later CRITICAL round have a chance where this attempt had none?"""
-        return self.kind in (Kind.TRANSIENT, Kind.RATE_LIMITED) or self.skip == SkipCode.NOT_ACTIVE
+        return self.kind in (Kind.TRANSIENT, Kind.RATE_LIMITED) or self.skip in (
+            SkipCode.NOT_ACTIVE,
+            SkipCode.PROVIDER_DOWN,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

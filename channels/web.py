@@ -29,6 +29,7 @@ class Web(Channel):
     type = ChannelType.WEB
     has_session = True
     awaits_ack = True
+    external = False
 
     def render(self, notice: Notice) -> bytes:
         """The event's own 0x20 frame: the session server renders it for the browser."""

@@ -74,11 +74,31 @@ def _stats_lines(store) -> list[str]:
             critical, normal = by_queue[f"critical.{channel}"], by_queue[f"normal.{channel}"]
             lines.append(f"              {channel:10} {critical:9d} {normal:9d}")
     lines.append(f"attempts      {_running_attempts()} running now")
+    lines.append(_breaker_line(store, now))
     for kind, seen in sorted(store.liveness.seen(now).items()):
         for name, ago in sorted(seen.items()):
             state = "dead" if ago >= DEAD_AFTER_S else "stale" if ago >= STALE_AFTER_S else "live"
             lines.append(f"{kind:13} {state:5}  {name}  (last beat {ago:.0f}s ago)")
     return lines
+
+
+def _breaker_line(store, now: float) -> str:
+    """Each provider's circuit breaker: closed, open (until when) or half-open."""
+    import time
+
+    from channels import CHANNELS
+
+    names = [c.name for c in CHANNELS.values() if c.external]
+    shown = []
+    for breaker in store.breakers.states(names, now):
+        if breaker.state == "open" and breaker.until is not None:
+            until = time.strftime("%H:%M:%S", time.localtime(breaker.until))
+            shown.append(f"{breaker.channel} open until {until}")
+        elif breaker.state != "closed" or breaker.failures:
+            shown.append(f"{breaker.channel} {breaker.state} ({breaker.failures} users failing)")
+        else:
+            shown.append(f"{breaker.channel} closed")
+    return "providers     " + ", ".join(shown)
 
 
 def _running_attempts() -> str:

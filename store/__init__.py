@@ -8,6 +8,7 @@ import time
 
 import redis
 
+from .breakers import Breakers, BreakerState
 from .channel_claims import ChannelClaims
 from .claims import (
     OUTBOX_GRACE_S,
@@ -32,6 +33,8 @@ from .web_acks import WebAcks
 __all__ = [
     "BEAT_S",
     "CLAIM_TTL_S",
+    "BreakerState",
+    "Breakers",
     "DEAD_AFTER_S",
     "STALE_AFTER_S",
     "LINK_TOKEN_TTL_S",
@@ -110,6 +113,7 @@ class Store:
         self.web_acks = WebAcks(self.client, self.keys)
         self.keyring = KeyRing(self.client, self.keys)
         self.liveness = Liveness(self.client, self.keys)
+        self.breakers = Breakers(self.client, self.keys)
 
     def record_fast_deliveries(self, events: list[tuple[str, str]], detail: str) -> None:
         """NORMAL events handed to a live subscriber by the ingress: DELIVERED via WEB, and one

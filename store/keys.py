@@ -46,6 +46,10 @@ class Keys:
         """Sorted set: "worker:<name>" / "scheduler:<name>" -> last beat (store/liveness.py)."""
         return f"{self.prefix}processes"
 
+    def breaker(self, channel: str) -> str:
+        """Hash: a provider's circuit breaker (store/breakers.py)."""
+        return f"{self.prefix}breaker:{channel}"
+
     def user(self, user_id: str) -> str:
         """Hash: the user's channel addresses and preferences (subscriber directory)."""
         return f"{self.prefix}user:{user_id}"

@@ -104,12 +104,17 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
     channel = CHANNELS.get(kind)
     if outcome is None and channel is None:
         outcome = Outcome.skipped(SkipCode.UNSUPPORTED, f"channel {ChannelType.Name(kind)} unknown")
+    if outcome is None and channel.external and link.index < len(job.plan) - 1:
+        # Only where there is a next channel to go to: skipping the last one gains nothing.
+        outcome = _breaker_open(channel, deps)
     if outcome is None:
         notice = Notice.from_frame(job.frame)
         profile = deps.store.directory.get(job.user_id) or UserProfile(user_id=job.user_id)
         outcome = _muted(job, link, channel, notice, profile) or _send(
             task, carry, link, channel, notice, profile, deps, now
         )
+        if channel.external and outcome.latency_s is not None:  # the provider answered
+            _count_for_breaker(channel, job.user_id, outcome, deps)
     if channel is not None:
         apply_effects(channel, job.user_id, outcome, deps.store)
     return _record(task, carry, link, preference, kind, outcome, deps, now)
@@ -182,6 +187,38 @@ def _precheck(job: Job, preference: Preference, kind: int, deps, now: float) -> 
             SkipCode.NOT_ACTIVE, f"only_if_active: no live {channel.name} session"
         )
     return None
+
+
+def _breaker_open(channel: Channel, deps) -> Outcome | None:
+    """SKIPPED when the provider's breaker is open (the next channel goes now, and a CRITICAL
+    round later tries it again); None to go ahead (closed, or this attempt is the probe)."""
+    gate = deps.store.breakers.allows(channel.name, SEND_LEASE_S)
+    if gate == "open":
+        return Outcome.skipped(
+            SkipCode.PROVIDER_DOWN, f"{channel.name} circuit open: recent failures across users"
+        )
+    if gate == "probe":
+        log.info("channel=%s circuit half-open: this attempt is the probe", channel.name)
+    return None
+
+
+def _count_for_breaker(channel: Channel, user_id: str, outcome: Outcome, deps) -> None:
+    """A transient answer (5xx, timeout, 429) counts against the provider; a delivery or a
+    permanent answer (the provider is up, the address is not) closes its breaker."""
+    failed = outcome.kind in (Kind.TRANSIENT, Kind.RATE_LIMITED)
+    if not failed and outcome.kind not in (Kind.DELIVERED, Kind.PERMANENT):
+        return
+    settings = deps.settings
+    state = deps.store.breakers.record(
+        channel.name,
+        user_id,
+        failed,
+        settings.breaker_failures,
+        settings.breaker_window_s,
+        settings.breaker_cooldown_s,
+    )
+    if failed and state == "open":
+        log.warning("channel=%s circuit open for %gs", channel.name, settings.breaker_cooldown_s)
 
 
 def _muted(

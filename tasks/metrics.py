@@ -160,6 +160,25 @@ class PipelineCollector:
         yield GaugeMetricFamily(
             "notify_due_entries", "Waiting work in the due set (parked links, rounds)", value=due
         )
+        try:
+            yield self._breakers()
+        except Exception as exc:
+            log.warning("breakers not read: %s", type(exc).__name__)
+
+    def _breakers(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        from channels import CHANNELS
+
+        gauge = GaugeMetricFamily(
+            "notify_provider_breaker_open",
+            "1 while a provider's circuit breaker is open or half-open (attempts skip it)",
+            labels=["channel"],
+        )
+        names = [c.name for c in CHANNELS.values() if c.external]
+        for breaker in self._store.breakers.states(names):
+            gauge.add_metric([breaker.channel], 0 if breaker.state == "closed" else 1)
+        return gauge
 
 
 @worker_process_shutdown.connect

@@ -271,3 +271,38 @@ def subscribe(settings: Settings, store: Store):
     yield open_session
     for sub in sockets:
         sub.close()
+
+
+#: Settings of the shared test stack that a stack of a test's own takes over (the providers).
+PROVIDER_SETTINGS = (
+    "NOTIFY_TELEGRAM_TOKEN",
+    "NOTIFY_TELEGRAM_API_URL",
+    "NOTIFY_SENDGRID_API_KEY",
+    "NOTIFY_SENDGRID_HOST",
+    "NOTIFY_EMAIL_FROM",
+    "NOTIFY_FCM_CREDENTIALS",
+    "NOTIFY_FCM_PROJECT_ID",
+    "NOTIFY_FCM_ENDPOINT",
+)
+
+
+@pytest.fixture
+def own_stack(stack_env, sandbox, broker_name, tmp_path):
+    """Start a pipeline of the test's own (tests/faults/stack.py): `own_stack(workers=2,
+    ingresses=1, **settings)`. Its Redis is its own; its broker is that Redis, or a RabbitMQ
+    vhost of its own with `--broker amqp`; its providers are this run's sandbox. Closed after
+    the test."""
+    from contextlib import ExitStack
+
+    from tests.faults.stack import Stack
+
+    with ExitStack() as resources:
+
+        def start(workers: int = 2, ingresses: int = 1, **settings: str) -> Stack:
+            env = {name: stack_env[name] for name in PROVIDER_SETTINGS} | settings
+            broker = resources.enter_context(amqp_vhost()) if broker_name == "amqp" else None
+            stack = Stack(tmp_path, sandbox.url, env, broker_url=broker)
+            resources.callback(stack.close)
+            return stack.start(workers=workers, ingresses=ingresses)
+
+        yield start

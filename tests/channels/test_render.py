@@ -299,9 +299,14 @@ def test_outcome_dict_is_plain_data() -> None:
         (Outcome.transient("x"), True),
         (Outcome.rate_limited("x", 1.0), True),
         (Outcome.skipped(SkipCode.NOT_ACTIVE, "x"), True),
+        (Outcome.skipped(SkipCode.PROVIDER_DOWN, "x"), True),
         (Outcome.delivered(), False),
         (Outcome.permanent("x"), False),
-        *((Outcome.skipped(code, "x"), False) for code in SkipCode if code != SkipCode.NOT_ACTIVE),
+        *(
+            (Outcome.skipped(code, "x"), False)
+            for code in SkipCode
+            if code not in (SkipCode.NOT_ACTIVE, SkipCode.PROVIDER_DOWN)
+        ),
     ],
     ids=lambda v: f"{v.kind}-{v.skip}" if isinstance(v, Outcome) else str(v),
 )

@@ -13,8 +13,6 @@ import pytest
 
 from client import FINAL_STATUSES, NotifyClient, make_event
 from proto import AckStatus, ChannelType
-from tests.brokers import amqp_vhost
-from tests.faults.conftest import PROVIDER_SETTINGS
 from tests.faults.stack import Stack, delivered_requests
 
 pytestmark = pytest.mark.broker
@@ -23,13 +21,8 @@ PER_CONTAINER = 25
 
 
 @pytest.fixture
-def replicas(stack_env, sandbox, broker_name, tmp_path):
-    env = {name: stack_env[name] for name in PROVIDER_SETTINGS}
-    with ExitStack() as resources:
-        broker = resources.enter_context(amqp_vhost()) if broker_name == "amqp" else None
-        stack = Stack(tmp_path, sandbox.url, env, broker_url=broker)
-        resources.callback(stack.close)
-        yield stack.start(workers=3, ingresses=2)
+def replicas(own_stack) -> Stack:
+    return own_stack(workers=3, ingresses=2)
 
 
 def test_every_critical_event_is_acked_once_to_its_sender_across_replicas(replicas, clean_sandbox):

@@ -13,25 +13,19 @@ import pytest
 from client import NotifyClient, make_event
 from proto import AckStatus
 from store import Store
-from tests.faults.conftest import PROVIDER_SETTINGS
-from tests.faults.stack import Stack
 from tests.helpers import free_port, wait_until
 
 
 @pytest.fixture
-def watched(stack_env, sandbox, tmp_path):
+def watched(own_stack):
     ports = {"ingress": free_port(), "worker": free_port()}
-    env = {name: stack_env[name] for name in PROVIDER_SETTINGS} | {
-        "NOTIFY_METRICS_PORT": str(ports["ingress"]),
-        "NOTIFY_WORKER_METRICS_PORT": str(ports["worker"]),
-        "NOTIFY_LOG_FORMAT": "json",
-    }
-    stack = Stack(tmp_path, sandbox.url, env)
-    try:
-        stack.start(workers=1)
-        yield stack, ports
-    finally:
-        stack.close()
+    stack = own_stack(
+        workers=1,
+        NOTIFY_METRICS_PORT=str(ports["ingress"]),
+        NOTIFY_WORKER_METRICS_PORT=str(ports["worker"]),
+        NOTIFY_LOG_FORMAT="json",
+    )
+    return stack, ports
 
 
 def _metrics(port: int) -> str:
