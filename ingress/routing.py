@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from logsetup import event_context
 from proto import (
+    SUPERSEDING_TYPES,
     AckStatus,
     ChannelType,
     EventType,
@@ -49,10 +50,12 @@ from tasks import (
     build_chain,
     channel_plan,
     parse_channel_list,
+    send_ack,
 )
 
 from . import metrics
 from .limits import RateLimits
+from .supersede import supersede
 
 __all__ = ["BatchResult", "EventRouter", "Inbound"]
 
@@ -274,6 +277,13 @@ class EventRouter:
         if published:
             queued = [(item, entry) for item, _, entry in to_queue]
             self._mark_queued(queued, now_ms, claimed_at, result)
+        taken = [
+            (item.event, item.inbound.routing_id)
+            for (item, _, _), take_fast in zip(fresh, fast_ok, strict=True)
+            if take_fast or published
+        ]
+        if any(event.event_type in SUPERSEDING_TYPES for event, _ in taken):
+            supersede(self._store, taken, result.acks, _ack_superseded)
 
     def _job(self, item: _Queued, received_ms: int) -> Job:
         event = item.event
@@ -395,3 +405,8 @@ class EventRouter:
                     log.warning("not queued: broker publish failed; the container's resend retries")
             return False
         return True
+
+
+def _ack_superseded(ingress_id: str, routing_id: bytes, event_id: str, error: str) -> None:
+    """The final ack of an event a newer one replaced, through the ingress its container is on."""
+    send_ack(ingress_id, routing_id, event_id, AckStatus.ACK_ERROR, error=error)

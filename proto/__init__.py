@@ -20,6 +20,7 @@ from .framing import (
     user_of_topic,
 )
 from .relay import AckRelay, PublishRelay, RelayError, decode_relay, encode_relay
+from .supersede import SUPERSEDING_TYPES, supersede_key
 from .user_events_pb2 import (
     AckStatus,
     ChannelPreference,
@@ -59,6 +60,7 @@ __all__ = [
     "Priority",
     "PublishRelay",
     "RelayError",
+    "SUPERSEDING_TYPES",
     "TooLarge",
     "UnknownMessageType",
     "UserEvent",
@@ -69,6 +71,7 @@ __all__ = [
     "encode_event",
     "encode_relay",
     "parse_payload",
+    "supersede_key",
     "topic_for",
     "usable_event_id",
     "user_of_topic",

@@ -27,6 +27,7 @@ from .keyring import Grant, KeyRing, Role
 from .keys import CLAIM_TTL_S, Keys
 from .liveness import BEAT_S, DEAD_AFTER_S, STALE_AFTER_S, Liveness
 from .presence import PRESENCE_TTL_S, Presence
+from .supersede import Supersede, Supersessions
 from .telegram import LINK_TOKEN_TTL_S, TelegramLinks
 from .web_acks import WebAcks
 
@@ -59,6 +60,8 @@ __all__ = [
     "Seen",
     "Store",
     "StoreError",
+    "Supersede",
+    "Supersessions",
     "Taken",
     "TelegramLinks",
     "UserProfile",
@@ -114,6 +117,7 @@ class Store:
         self.keyring = KeyRing(self.client, self.keys)
         self.liveness = Liveness(self.client, self.keys)
         self.breakers = Breakers(self.client, self.keys)
+        self.supersessions = Supersessions(self.client, self.keys)
 
     def record_fast_deliveries(self, events: list[tuple[str, str]], detail: str) -> None:
         """NORMAL events handed to a live subscriber by the ingress: DELIVERED via WEB, and one

@@ -171,6 +171,8 @@ if not f[1] then return {'GONE', '', '', '', '', '0'} end
 local now = '0'
 if f[1] ~= 'DELIVERED' and f[1] ~= 'ACK_ERROR' then
   if tonumber(f[2]) ~= tonumber(ARGV[4]) then return {'STALE', '', '', '', '', '0'} end
+  -- Superseding waits for no one: an event a provider is being called for is left alone.
+  if KEYS[6] and redis.call('EXISTS', KEYS[6]) == 1 then return {'BUSY', '', '', '', '', '0'} end
   now = '1'
   redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error', ARGV[3],
              'final_at', ARGV[6])
@@ -372,19 +374,24 @@ class Claims:
         delivered_via: str = "",
         error: str = "",
         pipe: redis.client.Pipeline | None = None,
+        unless_sending: bool = False,
     ) -> Finalized | None:
         """Write a final state for round `round_no` and stop watching the event; returns what the
         claim holds now (None when queued into `pipe`). An event already final keeps what it has
-        (a second `finish` replays it); a claim of another round is stale and changes nothing.
-        """
+        (a second `finish` replays it); a claim of another round is stale and changes nothing;
+        with `unless_sending`, one whose send lease is held (a provider is being called) is
+        left as it is ("busy")."""
+        keys = [
+            self._keys.claim(user_id, event_id),
+            self._keys.inflight(),
+            self._open_key(True),
+            self._open_key(False),
+            self._keys.live_claims(user_id),
+        ]
+        if unless_sending:
+            keys.append(self._keys.send_lease(user_id, event_id))
         result = self._finalize(
-            keys=[
-                self._keys.claim(user_id, event_id),
-                self._keys.inflight(),
-                self._open_key(True),
-                self._open_key(False),
-                self._keys.live_claims(user_id),
-            ],
+            keys=keys,
             args=[
                 state.value,
                 delivered_via,
@@ -398,7 +405,7 @@ class Claims:
         if pipe is not None:
             return None
         state_text, via, error_text, ingress_id, routing_hex, now = (_text(p) for p in result)
-        if state_text in ("STALE", "GONE"):
+        if state_text in ("STALE", "GONE", "BUSY"):
             return Finalized(None, why_not=state_text.lower())
         routing_id = bytes.fromhex(routing_hex) if routing_hex else b""
         return Finalized(

@@ -46,6 +46,10 @@ class Keys:
         """Sorted set: "worker:<name>" / "scheduler:<name>" -> last beat (store/liveness.py)."""
         return f"{self.prefix}processes"
 
+    def latest(self, user_id: str, key: str) -> str:
+        """String: the newest event about one thing of a user (store/supersede.py)."""
+        return f"{self.prefix}latest:{{{user_id}}}:{key}"
+
     def breaker(self, channel: str) -> str:
         """Hash: a provider's circuit breaker (store/breakers.py)."""
         return f"{self.prefix}breaker:{channel}"

@@ -9,7 +9,7 @@ from .app import app
 from .chain import ChainProducer, apply_chain, build_chain
 from .contract import Carry, Job, Link, Preference, RoundEntry, channel_plan, parse_channel_list
 from .queues import ALL_QUEUES, WEB_PUBLISH_QUEUE, ingress_queue, queue_for
-from .relay import RECEIVED_AT_HEADER
+from .relay import RECEIVED_AT_HEADER, send_ack
 
 __all__ = [
     "ALL_QUEUES",
@@ -28,4 +28,5 @@ __all__ = [
     "ingress_queue",
     "parse_channel_list",
     "queue_for",
+    "send_ack",
 ]

@@ -142,9 +142,8 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
         extra={"channel": name, "outcome": str(outcome.kind)},
     )
     metrics.record_attempt(name, outcome.kind, outcome.latency_s)
-    # The outcome is recorded under what the plan asked for, e.g. ACTIVE_SESSION.
-    done = carry.with_outcome(preference.channel, outcome.as_dict())
     if outcome.kind == Kind.DELIVERED:
+        done = carry.with_outcome(preference.channel, outcome.as_dict())
         return _finish_here(task, replace(done, delivered=kind))
 
     settings = deps.settings
@@ -155,7 +154,10 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
     if delay is not None:
         retry_link = replace(link, tries=link.tries + 1, not_before=now + delay, sent_at=None)
         raise _Wait(now + delay, retry_link)
-    return done
+    wanted = outcome.kind in (Kind.TRANSIENT, Kind.RATE_LIMITED)
+    cut = wanted and link.tries < settings.channel_retries  # only the TTL/deadline stopped it
+    # The outcome is recorded under what the plan asked for, e.g. ACTIVE_SESSION.
+    return carry.with_outcome(preference.channel, outcome.as_dict() | {"cut_by_time": cut})
 
 
 def _finish_here(task, carry: Carry) -> Carry:

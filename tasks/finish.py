@@ -50,22 +50,33 @@ def _no_hosts(text: str) -> str:
     return _HOSTS.sub("<host>", text)
 
 
-def error_message(outcomes: list[dict[str, Any]]) -> str:
+def error_message(outcomes: list[dict[str, Any]], expired: bool = False) -> str:
     """The ACK_ERROR text: every channel's reason, in plan order, with no URL or host in it.
     When no channel was even tried because none that needs an address had one, it says so
-    first."""
-    return _no_hosts(_reasons(outcomes))
+    first; a NORMAL event past its TTL (`expired`) starts "expired:"."""
+    return _no_hosts(_reasons(outcomes, expired))
 
 
-def _reasons(outcomes: list[dict[str, Any]]) -> str:
+def _reasons(outcomes: list[dict[str, Any]], expired: bool = False) -> str:
+    if expired:
+        # A NORMAL event past its TTL is never sent late: the container learns it expired.
+        tried = [o for o in outcomes if o.get("skip") != SkipCode.EXPIRED]
+        return "; ".join(["expired: TTL passed before delivery", *_parts(tried)])
     missing = [o for o in outcomes if o.get("skip") == SkipCode.NO_ADDRESS]
     others = [o for o in outcomes if o.get("skip") != SkipCode.NO_ADDRESS]
-    parts = [f"{o['channel']}: {o['kind']} ({o['detail']})" for o in others]
     if missing and all(o["kind"] == "skipped" for o in others):
         names = ", ".join(o["channel"] for o in missing)
-        return "; ".join([f"no address for any requested channel: {names}", *parts])
-    parts = [f"{o['channel']}: {o['kind']} ({o['detail']})" for o in outcomes]
-    return "; ".join(parts) or "no channel to try"
+        return "; ".join([f"no address for any requested channel: {names}", *_parts(others)])
+    return "; ".join(_parts(outcomes)) or "no channel to try"
+
+
+def _parts(outcomes: list[dict[str, Any]]) -> list[str]:
+    return [f"{o['channel']}: {o['kind']} ({o['detail']})" for o in outcomes]
+
+
+def _expired(outcomes: list[dict[str, Any]]) -> bool:
+    """Did the TTL stop this event: an attempt skipped for it, or a retry it left no time for?"""
+    return any(o.get("skip") == SkipCode.EXPIRED or o.get("cut_by_time") for o in outcomes)
 
 
 def latest_per_channel(*rounds: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
@@ -137,7 +148,7 @@ def finish_event(carry: Carry) -> None:
             job.event_id,
             ClaimState.ACK_ERROR,
             job.round,
-            error=error_message(everything),
+            error=error_message(everything, expired=not job.critical and _expired(everything)),
         )
     if stored.state is None:
         log.warning("finish round=%s found the claim %s; no ack", job.round, stored.why_not)

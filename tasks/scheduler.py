@@ -93,8 +93,10 @@ def finalize_expired(store: Store, settings: Settings, now: float | None = None)
     for critical, span in ((True, settings.critical_deadline_s), (False, settings.normal_ttl_s)):
         for user_id, event_id in store.claims.past(critical, now - span - EXPIRY_GRACE_S):
             tried = latest_per_channel(tuple(store.delivery_log.read(user_id, event_id)))
-            what = "deadline" if critical else "TTL"
-            error = f"{what} passed before delivery; " + error_message(tried)
+            if critical:
+                error = "deadline passed before delivery; " + error_message(tried)
+            else:
+                error = error_message(tried, expired=True)
             where = store.claims.expire(user_id, event_id, error)
             store.claims.settled(user_id, event_id)
             if where is None:
@@ -102,6 +104,7 @@ def finalize_expired(store: Store, settings: Settings, now: float | None = None)
             ingress_id, routing_id = where
             send_ack(ingress_id, routing_id, event_id, AckStatus.ACK_ERROR, error=error)
             finalized += 1
+            what = "deadline" if critical else "TTL"
             log.warning("event_id=%s %s passed; finalized ACK_ERROR", event_id, what)
     return finalized
 
