@@ -67,6 +67,11 @@ class Channel(ABC):
     #: (store/breakers.py); WEB, handed to our own session servers, is not.
     external: ClassVar[bool] = True
 
+    def edit(self, rendered: Any, address: str, receipt: str, deps: Deps) -> Outcome | None:
+        """Show `rendered` in place of the message `receipt` names (a newer update about the
+        same thing); None where the channel cannot edit, or this message (then it is sent)."""
+        return None
+
     @property
     def name(self) -> str:
         """The ChannelType's name ("TELEGRAM"): logs, queues, JSON."""

@@ -186,6 +186,11 @@ def build_client(settings: Settings) -> TelegramClient | None:
     )
 
 
+def _shown(message_id: int, how: str) -> Outcome:
+    receipt = f"telegram message_id={message_id}"
+    return Outcome(Kind.DELIVERED, f"delivered ({receipt}, {how})", receipt=receipt)
+
+
 class Telegram(Channel):
     """A chat with the platform's bot; active while the user wrote to it recently."""
 
@@ -215,6 +220,25 @@ class Telegram(Channel):
                 moved_to=outcome.moved_to,
             )
         return Outcome.delivered(f"telegram message_id={message.message_id}")
+
+    def edit(self, rendered: str, address: str, receipt: str, deps: Deps) -> Outcome | None:
+        """editMessageText of the message `receipt` names; None (send a new one instead) when
+        the receipt names none or Telegram cannot edit it (too old, deleted)."""
+        found = re.fullmatch(r"telegram message_id=(\d+)", receipt)
+        if found is None:
+            return None
+        client: TelegramClient = deps.client(self.type)
+        message_id = int(found.group(1))
+        try:
+            client.edit_message(_chat_id(address), message_id, rendered)
+        except Exception as exc:
+            if "message is not modified" in str(exc):  # the same text: shown already
+                return _shown(message_id, "unchanged")
+            outcome = classify(exc)
+            if outcome.kind == Kind.PERMANENT:
+                return None  # cannot be edited: a new message instead
+            return Outcome(outcome.kind, client.redact(outcome.detail), outcome.retry_after_s)
+        return _shown(message_id, "edited in place")
 
     def build_client(self, settings: Settings) -> TelegramClient | None:
         return build_client(settings)

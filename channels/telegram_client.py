@@ -108,6 +108,21 @@ class TelegramClient:
             )
         )
 
+    def edit_message(self, chat_id: int | str, message_id: int, text: str) -> None:
+        """One editMessageText (HTML) of a message the bot sent; raises PTB errors."""
+        self._check_open()
+        self.run(
+            self._call(
+                self.bot.edit_message_text(
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    text=text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=telegram.LinkPreviewOptions(is_disabled=True),
+                )
+            )
+        )
+
     def get_me(self) -> telegram.User:
         """The bot's own user, as getMe answered when the Bot was initialized."""
         self._check_open()

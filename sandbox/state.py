@@ -73,6 +73,8 @@ class SandboxState:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._chats: dict[int, dict[str, Any]] = {}
+        #: Messages the bot sent, by message id: what editMessageText may change.
+        self._sent: dict[int, dict[str, Any]] = {}
 
     # -- records -------------------------------------------------------------------------------
 
@@ -214,6 +216,18 @@ class SandboxState:
         with self._lock:
             self._updates.clear()
             self._chats.clear()
+
+    def keep_sent(self, message: dict[str, Any]) -> None:
+        """Remember a message the bot sent (the newest 10,000)."""
+        with self._lock:
+            self._sent[message["message_id"]] = message
+            while len(self._sent) > 10_000:
+                self._sent.pop(next(iter(self._sent)))
+
+    def sent(self, message_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            message = self._sent.get(message_id)
+            return copy.deepcopy(message) if message is not None else None
 
     def chat(self, chat_id: int) -> dict[str, Any] | None:
         """The chat an injected update came from, if any."""

@@ -8,6 +8,8 @@ appends the token). Any token is accepted. Methods:
 - ``sendMessage``: a Message with ``message_id``, ``date``, ``chat``, ``text``. A chat is known
   unless its id is `UNKNOWN_CHAT_ID` or not an integer (an ``@username`` is known only once a user
   with that username wrote to the bot); unknown -> 400 ``Bad Request: chat not found``.
+- ``editMessageText``: a message the bot sent to that chat gets the new text (``edit_date``);
+  400 ``message to edit not found`` for another, ``message is not modified`` for the same text.
 - ``getUpdates``: the updates queued by ``POST /_sandbox/telegram/updates`` with update_id >=
   ``offset`` (lower ones are confirmed and dropped, as in the Bot API); ``timeout`` long-polls up
   to `MAX_POLL_S`. Never switched, so a polling bot does not use up a switch's ``times``.
@@ -117,6 +119,23 @@ async def _send_message(state: SandboxState, params: dict[str, Any]) -> Response
         "from": {k: BOT[k] for k in ("id", "is_bot", "first_name", "username")},
         "text": text,
     }
+    state.keep_sent(message)
+    return _ok(message)
+
+
+async def _edit_message_text(state: SandboxState, params: dict[str, Any]) -> Response:
+    """editMessageText of a message the bot sent to that chat: Telegram's own answers."""
+    message = state.sent(_int(params.get("message_id"), 0))
+    chat = _chat(state, params.get("chat_id"))
+    if message is None or chat is None or message["chat"]["id"] != chat["id"]:
+        return _error(400, "Bad Request: message to edit not found")
+    text = params.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return _error(400, "Bad Request: message text is empty")
+    if text == message["text"]:
+        return _error(400, "Bad Request: message is not modified: the new text is the same")
+    message |= {"text": text, "edit_date": int(time.time())}
+    state.keep_sent(message)
     return _ok(message)
 
 
@@ -149,6 +168,8 @@ def routes(state: SandboxState) -> list[Route]:
             return _ok(BOT)
         if method == "sendMessage":
             return await _send_message(state, params)
+        if method == "editMessageText":
+            return await _edit_message_text(state, params)
         if method == "getUpdates":
             return await _get_updates(state, params)
         if method in TRUE_METHODS:

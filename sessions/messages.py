@@ -5,7 +5,9 @@ Server -> browser:
 - ``{"type": "event", "event_id", "user_id", "event_type", "priority", "timestamp", "title",
   "body", "payload"}``: one notification. Enums are names; ``timestamp`` is the event's unix
   milliseconds; ``title`` and ``body`` are the channel-neutral summary (body = its lines joined
-  by newlines); ``payload`` is the event's JSON object, with exact decimals as strings.
+  by newlines); ``payload`` is the event's JSON object, with exact decimals as strings;
+  ``key``, for an update about a thing (`position:<id>`, `alert:<id>`, `order:<id>`), names
+  it: the page shows it in place of the earlier notification with the same key.
 - ``{"type": "acked", "event_id"}``: the ack was recorded.
 - ``{"type": "error", "error", "event_id"?}``: a client message was ignored, and why.
 
@@ -18,7 +20,7 @@ import json
 from typing import Any
 
 from channels import Notice, summarize
-from proto import ID_PATTERN, UserEvent
+from proto import ID_PATTERN, UserEvent, supersede_key
 
 __all__ = ["ClientMessageError", "acked_message", "error_message", "event_message", "parse_ack"]
 
@@ -47,6 +49,7 @@ def event_message(event: UserEvent) -> str:
             "title": summary.title,
             "body": "\n".join(summary.lines),
             "payload": notice.payload,
+            "key": supersede_key(event.event_type, notice.payload),
         }
     )
 

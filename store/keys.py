@@ -50,6 +50,10 @@ class Keys:
         """String: the newest event about one thing of a user (store/supersede.py)."""
         return f"{self.prefix}latest:{{{user_id}}}:{key}"
 
+    def shown(self, user_id: str, key: str, channel: str) -> str:
+        """String: the receipt of the message a channel last showed about a thing."""
+        return f"{self.prefix}shown:{{{user_id}}}:{key}:{channel}"
+
     def breaker(self, channel: str) -> str:
         """Hash: a provider's circuit breaker (store/breakers.py)."""
         return f"{self.prefix}breaker:{channel}"

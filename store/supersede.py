@@ -47,7 +47,7 @@ class Supersede:
 
 
 class Supersessions:
-    """The newest event per (user, thing)."""
+    """The newest event per (user, thing), and what each channel last showed of it."""
 
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._client = client
@@ -67,3 +67,11 @@ class Supersessions:
         if verdict[0] == "older":
             return Supersede(replaced_by=verdict[1])
         return Supersede()
+
+    def shown(self, user_id: str, key: str, channel: str) -> str | None:
+        """The receipt of the message `channel` last showed about this thing (to edit it)."""
+        value = self._client.get(self._keys.shown(user_id, key, channel))
+        return value.decode() if value is not None else None
+
+    def show(self, user_id: str, key: str, channel: str, receipt: str) -> None:
+        self._client.set(self._keys.shown(user_id, key, channel), receipt, ex=CLAIM_TTL_S)

@@ -97,3 +97,29 @@ def test_page_accepts_a_pasted_token(browser, session_server, store, token_for, 
     browser.find_element(By.CSS_SELECTOR, "#login button").click()
     assert wait_for_status(browser, "connected") == f"connected as {user}"
     wait_until(lambda: store.presence.is_present(user), "presence from the pasted token", WAIT_S)
+
+
+def test_page_shows_an_update_in_place_of_the_earlier_one(
+    browser, session_server, client, store, token_for, new_id
+):
+    user = new_id("inplace")
+    browser.get(f"{session_server.url}/?token={token_for(user)}")
+    assert wait_for_status(browser, "connected") == f"connected as {user}"
+    wait_until(lambda: store.presence.is_present(user), "presence from the browser", WAIT_S)
+    events = [
+        make_event(user, "POSITION_UPDATED", "INFORMATIONAL",
+                   payload={"position_id": "p-1", "symbol": "ETH/USDT", "side": "long", "size": size})
+        for size in ("1", "2")
+    ]  # fmt: skip
+    for event in events:
+        client.send(event)
+        WebDriverWait(browser, WAIT_S).until(
+            lambda d, e=event: d.find_elements(
+                By.CSS_SELECTOR, f'li[data-event-id="{e.event_id}"]'
+            ),
+            "update never shown",
+        )
+    shown = browser.find_elements(By.CSS_SELECTOR, 'li[data-key="position:p-1"]')
+    assert [li.get_attribute("data-event-id") for li in shown] == [events[1].event_id]
+    assert shown[0].get_attribute("data-updated") == "true"
+    assert "updated" in shown[0].find_element(By.CLASS_NAME, "meta").text

@@ -72,3 +72,33 @@ def test_a_normal_event_past_its_ttl_is_not_sent_late(own_stack, clean_sandbox):
     assert ack.status == AckStatus.ACK_ERROR
     assert ack.error_message.startswith("expired: TTL passed before delivery"), ack.error_message
     assert all(r["status"] == 429 for r in clean_sandbox.state.requests("discord"))
+
+
+def test_a_delivered_update_is_edited_in_place_on_telegram(pipeline, settings, store, new_id):
+    user = new_id("edit")
+    store.directory.update(user, telegram_chat="5151")
+    with NotifyClient(settings.router_connect, identity=new_id("c").encode()) as client:
+        first = make_event(
+            user,
+            "POSITION_UPDATED",
+            "NORMAL",
+            ["TELEGRAM"],
+            {"position_id": "p-7", "symbol": "BTC/USDT", "unrealized_pnl": "-10"},
+        )
+        assert client.send(first).result(30).delivered_via == ChannelType.TELEGRAM
+        second = make_event(
+            user,
+            "POSITION_UPDATED",
+            "NORMAL",
+            ["TELEGRAM"],
+            {"position_id": "p-7", "symbol": "BTC/USDT", "unrealized_pnl": "-25"},
+        )
+        assert client.send(second).result(30).delivered_via == ChannelType.TELEGRAM
+    methods = [r["path"].rsplit("/", 1)[-1] for r in pipeline.state.requests("telegram")]
+    assert methods.count("sendMessage") == 1 and methods.count("editMessageText") == 1
+    [edit] = [
+        r for r in pipeline.state.requests("telegram") if r["path"].endswith("editMessageText")
+    ]
+    assert "-25" in edit["json"]["text"]
+    [entry] = store.delivery_log.read(user, second.event_id)
+    assert "edited in place" in entry["detail"]
