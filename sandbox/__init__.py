@@ -15,7 +15,13 @@ from .addresses import (
     telegram_api_url,
 )
 from .app import build_app
-from .client import inject_telegram_message, list_requests, reset, set_switch
+from .client import (
+    inject_telegram_message,
+    list_requests,
+    press_telegram_button,
+    reset,
+    set_switch,
+)
 from .credentials import PROJECT_ID, service_account_file
 from .server import DEFAULT_HOST, DEFAULT_PORT, SandboxServer, run
 from .state import MODES, PROVIDERS, SandboxState
@@ -34,6 +40,7 @@ __all__ = [
     "discord_webhook_url",
     "fcm_endpoint",
     "inject_telegram_message",
+    "press_telegram_button",
     "list_requests",
     "reset",
     "run",

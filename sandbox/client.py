@@ -8,7 +8,13 @@ from typing import Any
 
 import httpx
 
-__all__ = ["inject_telegram_message", "list_requests", "reset", "set_switch"]
+__all__ = [
+    "inject_telegram_message",
+    "list_requests",
+    "press_telegram_button",
+    "reset",
+    "set_switch",
+]
 
 #: Control calls are local; fail fast when no sandbox answers.
 TIMEOUT_S = 5.0
@@ -62,3 +68,17 @@ def inject_telegram_message(
     if username:
         body["username"] = username
     return dict(_control(base_url, "POST", "/telegram/updates", json=body))
+
+
+def press_telegram_button(
+    base_url: str, message_id: int | None = None, data: str | None = None
+) -> dict[str, Any]:
+    """Queue a press of an inline button of a message the bot sent (message `message_id`'s
+    button `data`, default its first; or the newest message with a button `data`), as a
+    CallbackQuery update for the bot's getUpdates; returns the Update."""
+    body: dict[str, Any] = {}
+    if message_id is not None:
+        body["message_id"] = message_id
+    if data is not None:
+        body["data"] = data
+    return dict(_control(base_url, "POST", "/telegram/callbacks", json=body))

@@ -11,6 +11,10 @@ the Telegram inbox. Control requests are never recorded.
 ``POST /_sandbox/telegram/updates``      ``{"chat_id": int, "text": str, "username"?: str}``
                                          -> the queued Update (a user wrote to the bot)
 ``DELETE /_sandbox/telegram/updates``    drop queued updates and known chats
+``POST /_sandbox/telegram/callbacks``    ``{"message_id"?: int, "data"?: str}`` -> the queued
+                                         Update (the chat's user pressed an inline button: of
+                                         that sent message, default its first; or the newest
+                                         message's with that callback data)
 =======================================  =====================================================
 """
 
@@ -87,8 +91,25 @@ def routes(state: SandboxState) -> list[Route]:
         update = state.queue_update(chat_id, body["text"], str(username) if username else None)
         return JSONResponse(update)
 
+    async def telegram_callbacks(request: Request) -> Response:
+        body = await _json_object(request)
+        if body is None:
+            return _error('expected {"message_id": int?, "data": str?}')
+        message_id, data = body.get("message_id"), body.get("data")
+        if message_id is None and data is None:
+            return _error("give message_id, data or both")
+        try:
+            message_id = None if message_id is None else int(message_id)
+        except (TypeError, ValueError):
+            return _error("message_id must be an integer")
+        update = state.queue_callback(message_id, None if data is None else str(data))
+        if update is None:
+            return _error("no sent message with that inline button")
+        return JSONResponse(update)
+
     return [
         Route(PREFIX + "/requests", requests, methods=["GET", "DELETE"]),
         Route(PREFIX + "/switches", switches, methods=["GET", "POST", "DELETE"]),
         Route(PREFIX + "/telegram/updates", telegram_updates, methods=["POST", "DELETE"]),
+        Route(PREFIX + "/telegram/callbacks", telegram_callbacks, methods=["POST"]),
     ]

@@ -202,6 +202,42 @@ class SandboxState:
             self._updates.append(update)
             return copy.deepcopy(update)
 
+    def queue_callback(
+        self, message_id: int | None = None, data: str | None = None
+    ) -> dict[str, Any] | None:
+        """Queue a CallbackQuery update: the chat's user pressed an inline button of a message
+        the bot sent: message `message_id`'s button `data` (default its first), or the newest
+        message with a button `data`. None when there is no such message or button."""
+        with self._lock:
+            candidates = (
+                [self._sent.get(message_id)] if message_id is not None else self._sent.values()
+            )
+            found = [
+                (m, datas)
+                for m in candidates
+                if m is not None and (datas := _button_data(m)) and (data is None or data in datas)
+            ]
+            if not found:
+                return None
+            message, datas = found[-1]
+            chat = message["chat"]
+            user = {"id": chat["id"], "is_bot": False, "first_name": "Sandbox User"}
+            if chat.get("username"):
+                user["username"] = chat["username"]
+            update_id = next(self._update_ids)
+            update = {
+                "update_id": update_id,
+                "callback_query": {
+                    "id": str(update_id),
+                    "from": user,
+                    "message": copy.deepcopy(message),
+                    "chat_instance": str(chat["id"]),
+                    "data": data if data is not None else datas[0],
+                },
+            }
+            self._updates.append(update)
+            return copy.deepcopy(update)
+
     def updates(self, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Bot API getUpdates: confirm (drop) updates below `offset`, return the rest."""
         with self._lock:
@@ -229,6 +265,11 @@ class SandboxState:
             message = self._sent.get(message_id)
             return copy.deepcopy(message) if message is not None else None
 
+    def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
+        """The messages the bot sent to one chat (as they are now), oldest first."""
+        with self._lock:
+            return [copy.deepcopy(m) for m in self._sent.values() if m["chat"]["id"] == chat_id]
+
     def chat(self, chat_id: int) -> dict[str, Any] | None:
         """The chat an injected update came from, if any."""
         with self._lock:
@@ -247,3 +288,9 @@ class SandboxState:
         """A fresh id for a sent message (Telegram message_id, FCM message name)."""
         with self._lock:
             return next(self._message_ids)
+
+
+def _button_data(message: dict[str, Any]) -> list[str]:
+    """The callback data of a message's inline buttons."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [b["callback_data"] for row in rows for b in row if b.get("callback_data")]

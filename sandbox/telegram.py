@@ -5,11 +5,15 @@ query string. Clients use the API root ``<sandbox>/telegram`` (PTB: ``base_url=<
 appends the token). Any token is accepted. Methods:
 
 - ``getMe``: the sandbox bot (`BOT`).
-- ``sendMessage``: a Message with ``message_id``, ``date``, ``chat``, ``text``. A chat is known
+- ``sendMessage``: a Message with ``message_id``, ``date``, ``chat``, ``text`` (with
+  ``parse_mode=HTML``: the plain text and its ``entities``, as Telegram keeps them; a tag it does
+  not support -> 400 ``can't parse entities``), ``reply_markup`` when given. A chat is known
   unless its id is `UNKNOWN_CHAT_ID` or not an integer (an ``@username`` is known only once a user
   with that username wrote to the bot); unknown -> 400 ``Bad Request: chat not found``.
-- ``editMessageText``: a message the bot sent to that chat gets the new text (``edit_date``);
-  400 ``message to edit not found`` for another, ``message is not modified`` for the same text.
+- ``editMessageText``: a message the bot sent to that chat gets the new text (``edit_date``) and
+  the new ``reply_markup`` (none given: its inline keyboard is removed, as Telegram does); 400
+  ``message to edit not found`` for another, ``message is not modified`` for the same text.
+- ``answerCallbackQuery``: ``true`` (a button press from ``POST /_sandbox/telegram/callbacks``).
 - ``getUpdates``: the updates queued by ``POST /_sandbox/telegram/updates`` with update_id >=
   ``offset`` (lower ones are confirmed and dropped, as in the Bot API); ``timeout`` long-polls up
   to `MAX_POLL_S`. Never switched, so a polling bot does not use up a switch's ``times``.
@@ -29,6 +33,7 @@ permanent     403 ``{"ok": false, "error_code": 403, "description": "Forbidden: 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -38,6 +43,7 @@ from starlette.routing import Route
 
 from .recording import Incoming, endpoint, retry_after_seconds
 from .state import SandboxState
+from .telegram_html import parse_html
 
 __all__ = ["BOT", "MAX_POLL_S", "PREFIX", "TRUE_METHODS", "UNKNOWN_CHAT_ID", "routes"]
 
@@ -59,7 +65,15 @@ UNKNOWN_CHAT_ID = -404
 MAX_POLL_S = 10.0
 #: Methods that only answer `true` here.
 TRUE_METHODS = frozenset(
-    {"deleteWebhook", "setWebhook", "setMyCommands", "deleteMyCommands", "close", "logOut"}
+    {
+        "deleteWebhook",
+        "setWebhook",
+        "setMyCommands",
+        "deleteMyCommands",
+        "close",
+        "logOut",
+        "answerCallbackQuery",
+    }
 )
 #: The Bot API's limit on a message's text.
 MAX_TEXT_CHARS = 4096
@@ -90,6 +104,33 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
+def _content(params: dict[str, Any]) -> dict[str, Any]:
+    """A message's text, entities and keyboard from sendMessage/editMessageText parameters;
+    EntityError or ValueError with the Bot API's description when refused."""
+    text = params.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("Bad Request: message text is empty")
+    content: dict[str, Any] = {"text": text}
+    if str(params.get("parse_mode", "")).upper() == "HTML":
+        plain, entities = parse_html(text)
+        content = {"text": plain} | ({"entities": entities} if entities else {})
+    if _utf16_len(content["text"]) > MAX_TEXT_CHARS:
+        raise ValueError("Bad Request: message is too long")
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):  # a form or query string carries it as JSON text
+        try:
+            markup = json.loads(markup)
+        except ValueError:
+            raise ValueError("Bad Request: can't parse reply keyboard markup JSON object") from None
+    if markup:
+        content["reply_markup"] = markup
+    return content
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _chat(state: SandboxState, chat_id: Any) -> dict[str, Any] | None:
     if isinstance(chat_id, str) and chat_id.startswith("@"):
         return state.chat_by_username(chat_id[1:])
@@ -107,17 +148,16 @@ async def _send_message(state: SandboxState, params: dict[str, Any]) -> Response
     chat = _chat(state, params.get("chat_id"))
     if chat is None:
         return _error(400, "Bad Request: chat not found")
-    text = params.get("text")
-    if not isinstance(text, str) or not text.strip():
-        return _error(400, "Bad Request: message text is empty")
-    if len(text) > MAX_TEXT_CHARS:
-        return _error(400, "Bad Request: message is too long")
+    try:
+        content = _content(params)
+    except ValueError as exc:
+        return _error(400, str(exc))
     message = {
         "message_id": state.next_message_id(),
         "date": int(time.time()),
         "chat": chat,
         "from": {k: BOT[k] for k in ("id", "is_bot", "first_name", "username")},
-        "text": text,
+        **content,
     }
     state.keep_sent(message)
     return _ok(message)
@@ -129,12 +169,16 @@ async def _edit_message_text(state: SandboxState, params: dict[str, Any]) -> Res
     chat = _chat(state, params.get("chat_id"))
     if message is None or chat is None or message["chat"]["id"] != chat["id"]:
         return _error(400, "Bad Request: message to edit not found")
-    text = params.get("text")
-    if not isinstance(text, str) or not text.strip():
-        return _error(400, "Bad Request: message text is empty")
-    if text == message["text"]:
+    try:
+        content = _content(params)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    shown = ("text", "entities", "reply_markup")
+    if all(content.get(k) == message.get(k) for k in shown):
         return _error(400, "Bad Request: message is not modified: the new text is the same")
-    message |= {"text": text, "edit_date": int(time.time())}
+    for key in shown:
+        message.pop(key, None)
+    message |= content | {"edit_date": int(time.time())}
     state.keep_sent(message)
     return _ok(message)
 
