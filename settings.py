@@ -167,6 +167,15 @@ class Settings(BaseSettings):
     retry_base_s: float = 2.0
     #: First pause between two CRITICAL rounds; doubles per round, capped at 1 h.
     round_backoff_s: float = 30.0
+    #: CRITICAL events of these types ask for a person's acknowledgement: a provider accepting
+    #: the message is not the end; escalation goes on until the person acks (or the deadline).
+    human_ack_types: str = "POSITION_LIQUIDATED,ORDER_REJECTED,STRATEGY_ERROR,EVENT_ERROR"
+    #: How long after a provider accepted such an event the person has to acknowledge it
+    #: before the next channel is tried.
+    human_ack_wait_s: float = 120.0
+    #: Where browsers reach the session server: the base of one-click acknowledgement links
+    #: (default: this machine's session server, http://127.0.0.1:<NOTIFY_SESSIONS_PORT>).
+    public_url: str = ""
     #: Circuit breaker per provider, shared by the workers: transient failures seen by this many
     #: different users within the window open it, and attempts on that provider skip to the
     #: next channel for the cool-down; then one probe goes through.
@@ -212,10 +221,27 @@ class Settings(BaseSettings):
     def _a_broker_url(cls, value: str) -> str:
         return _url(value, REDIS_BROKERS + AMQP_BROKERS) if value else value
 
+    @field_validator("human_ack_types")
+    @classmethod
+    def _known_event_types(cls, value: str) -> str:
+        from proto import EventType
+
+        for name in (n.strip() for n in value.split(",") if n.strip()):
+            if name.upper() not in EventType.keys():
+                raise ValueError(
+                    f"unknown event type {name!r}; one of {', '.join(EventType.keys())}"
+                )
+        return value
+
     @field_validator("telegram_api_url", "sendgrid_host", "fcm_endpoint", "sandbox_url")
     @classmethod
     def _an_http_url(cls, value: str) -> str:
         return _url(value, ("http", "https"))
+
+    @field_validator("public_url")
+    @classmethod
+    def _an_http_url_or_derived(cls, value: str) -> str:
+        return _url(value, ("http", "https")) if value else value
 
     @field_validator("ingress_router", "ingress_xpub")
     @classmethod
@@ -276,6 +302,8 @@ class Settings(BaseSettings):
             # The store's Redis is the broker too; kombu spells a unix socket redis+socket://.
             broker = self.redis_url.replace("unix://", "redis+socket://", 1)
             object.__setattr__(self, "celery_broker_url", broker)
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://127.0.0.1:{self.sessions_port}")
         if not self.ingress_id:
             port = urlsplit(self.ingress_router.replace("*", "localhost")).port or 5571
             object.__setattr__(self, "ingress_id", f"{socket.gethostname()}:{port}")
@@ -290,6 +318,11 @@ class Settings(BaseSettings):
             with open(self.curve_server_secret_file, encoding="ascii") as file:
                 return file.read().strip()
         return ""
+
+    def asks_for_ack(self, event_type: str, critical: bool) -> bool:
+        """Does an event of this type (an EventType name) wait for a person's acknowledgement?"""
+        wanted = {n.strip().upper() for n in self.human_ack_types.split(",") if n.strip()}
+        return critical and event_type in wanted
 
     @property
     def broker_is_redis(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from proto import ChannelType
 
+from .ack_links import ACK_PATH, ack_url, read_ack_link
 from .base import AddressSpec, Channel
 from .deliver import deliver
 from .deps import Deps
@@ -25,6 +26,7 @@ from .telegram import CHANNEL as TELEGRAM
 from .web import CHANNEL as WEB
 
 __all__ = [
+    "ACK_PATH",
     "CHANNELS",
     "AddressSpec",
     "Channel",
@@ -33,6 +35,8 @@ __all__ = [
     "Notice",
     "Outcome",
     "SkipCode",
+    "ack_url",
+    "read_ack_link",
     "Summary",
     "deliver",
     "resolve_active_session",

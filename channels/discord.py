@@ -58,6 +58,8 @@ class Discord(Channel):
             "color": COLOURS.get(notice.priority, COLOURS["NORMAL"]),
             "footer": {"text": f"{notice.priority} · {notice.event_id}"[:2048]},
         }
+        if notice.ack_url:
+            embed["fields"] = [{"name": "Got it?", "value": f"[Acknowledge]({notice.ack_url})"}]
         # No mentions can be triggered by user-supplied text.
         return {
             "content": escape(summary.title)[:2000],

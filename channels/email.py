@@ -201,14 +201,23 @@ class Email(Channel):
         user-supplied string is escaped in the HTML part."""
         summary = summarize(notice)
         footer = f"{notice.priority} · event {notice.event_id}"
-        text = "\n".join((summary.title, *summary.lines, "", "--", footer))
+        ack = [f"Got it? Acknowledge with one click: {notice.ack_url}"] if notice.ack_url else []
+        text = "\n".join(
+            (summary.title, *summary.lines, *([""] + ack if ack else []), "", "--", footer)
+        )
         e = html.escape
         items = "".join(f"<li>{e(line)}</li>" for line in summary.lines)
+        button = (
+            f'<p><a href="{e(notice.ack_url)}" style="font-weight:bold">Got it: acknowledge</a></p>'
+            if notice.ack_url
+            else ""
+        )
         body = (
             "<!DOCTYPE html>\n"
             '<html><head><meta charset="utf-8"></head><body>'
             f"<h2>{e(summary.title)}</h2>"
             + (f"<ul>{items}</ul>" if items else "")
+            + button
             + f'<p style="color:#868e96;font-size:small">{e(footer)}</p>'
             "</body></html>"
         )

@@ -23,6 +23,10 @@ class Notice:
     payload: dict[str, Any] = field(default_factory=dict)
     #: The 0x20 frame as received (what WEB publishes); empty when built by hand.
     frame: bytes = b""
+    #: Set when the event asks for a person's acknowledgement on this attempt: the token of the
+    #: channel's "Got it" button and the one-click link that redeems it (empty: not asked).
+    ack_token: str = ""
+    ack_url: str = ""
 
     @classmethod
     def from_event(

@@ -37,6 +37,9 @@ class SkipCode(StrEnum):
     UNSUPPORTED = "unsupported"
     #: The provider's circuit breaker is open (many recent failures across users): not tried.
     PROVIDER_DOWN = "provider_down"
+    #: The provider accepted it, but nobody acknowledged it in time (events that ask for a
+    #: person's acknowledgement): worth another round.
+    NOT_ACKNOWLEDGED = "not_acknowledged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class Outcome:
         return self.kind in (Kind.TRANSIENT, Kind.RATE_LIMITED) or self.skip in (
             SkipCode.NOT_ACTIVE,
             SkipCode.PROVIDER_DOWN,
+            SkipCode.NOT_ACKNOWLEDGED,
         )
 
     def as_dict(self) -> dict[str, Any]:

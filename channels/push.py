@@ -164,6 +164,8 @@ class Push(Channel):
                 "event_type": str(notice.event_type),
                 "priority": str(notice.priority),
                 "user_id": str(notice.user_id),
+                # The app's "Got it" action opens this link (empty: no acknowledgement asked).
+                **({"ack_url": notice.ack_url} if notice.ack_url else {}),
             },
         )
 

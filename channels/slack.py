@@ -51,6 +51,9 @@ class Slack(Channel):
                     "text": {"type": "mrkdwn", "text": _escape("\n".join(summary.lines))[:3000]},
                 }
             )
+        if notice.ack_url:
+            link = f"<{notice.ack_url}|Got it: acknowledge>"
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": link}})
         footer = _escape(f"{notice.priority} · {notice.event_id}")
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
         return {"text": _escape(summary.text)[:3000], "blocks": blocks}

@@ -105,7 +105,22 @@ def _fit(raw: str, budget: int) -> str:
     return "…"
 
 
-def _render(notice: Notice) -> str:
+class TelegramText(str):
+    """A message's Bot API HTML, and the token of its "Got it" button (empty: no button)."""
+
+    ack_token: str
+
+    def __new__(cls, text: str, ack_token: str = "") -> TelegramText:
+        made = super().__new__(cls, text)
+        made.ack_token = ack_token
+        return made
+
+
+#: The callback data of a "Got it" button: this prefix and the token (64 bytes at most).
+ACK_CALLBACK = "ack:"
+
+
+def _render(notice: Notice) -> TelegramText:
     summary = summarize(notice)
     title = summary.title if len(summary.title) <= MAX_TITLE else summary.title[:MAX_TITLE] + "…"
     head = f"<b>{html.escape(title)}</b>"
@@ -121,7 +136,7 @@ def _render(notice: Notice) -> str:
         if piece.endswith("…") and piece != html.escape(line):
             break
     parts = [head, *body, "", footer] if body else [head, "", footer]
-    return "\n".join(parts)
+    return TelegramText("\n".join(parts), notice.ack_token)
 
 
 # -- the error map -------------------------------------------------------------------------------
@@ -201,16 +216,19 @@ class Telegram(Channel):
     sandbox = "telegram"
     client_setting = "NOTIFY_TELEGRAM_TOKEN"
 
-    def render(self, notice: Notice) -> str:
+    def render(self, notice: Notice) -> TelegramText:
         """Bot API HTML (parse_mode HTML): bold title, detail lines, a small footer. Every
         piece of text from the event is escaped; the result is at most `MAX_TEXT` long."""
         return _render(notice)
 
     def send(self, rendered: str, address: str, deps: Deps) -> Outcome:
-        """One sendMessage to the chat."""
+        """One sendMessage to the chat (with a "Got it" button when an ack is asked)."""
         client: TelegramClient = deps.client(self.type)
+        token = getattr(rendered, "ack_token", "")
         try:
-            message = client.send_message(_chat_id(address), rendered)
+            message = client.send_message(
+                _chat_id(address), str(rendered), ack_data=ACK_CALLBACK + token if token else ""
+            )
         except Exception as exc:
             outcome = classify(exc)
             return Outcome(

@@ -94,9 +94,17 @@ class TelegramClient:
         if self._closed:
             raise RuntimeError("TelegramClient is closed")
 
-    def send_message(self, chat_id: int | str, text: str) -> telegram.Message:
-        """One sendMessage with parse_mode HTML and no link preview; raises PTB errors."""
+    def send_message(self, chat_id: int | str, text: str, ack_data: str = "") -> telegram.Message:
+        """One sendMessage with parse_mode HTML and no link preview, and a "Got it" button
+        carrying `ack_data` when given; raises PTB errors."""
         self._check_open()
+        markup = (
+            telegram.InlineKeyboardMarkup(
+                [[telegram.InlineKeyboardButton("Got it", callback_data=ack_data)]]
+            )
+            if ack_data
+            else None
+        )
         return self.run(
             self._call(
                 self.bot.send_message(
@@ -104,6 +112,7 @@ class TelegramClient:
                     text=text,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=telegram.LinkPreviewOptions(is_disabled=True),
+                    reply_markup=markup,
                 )
             )
         )

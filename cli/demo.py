@@ -3,7 +3,10 @@
 Three users with every address (the sandbox stands in for every provider), and a mix of
 INFORMATIONAL, NORMAL and CRITICAL events of every payload type: an order filled, alerts, a
 strategy log burst, a backtest, and a liquidation warning while Discord answers 500, so it
-escalates to Slack. Each ack is printed as it arrives; a summary table ends it.
+escalates to Telegram, where it waits for the person's "Got it" (a liquidation, a rejected order
+and a strategy error ask for it): a simulated person (demo_person.py) presses the button or opens
+the one-click link a few seconds after each such message arrives. Each ack is printed as it
+arrives; a summary table ends it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import queue
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -21,6 +25,8 @@ from .common import settings_or_exit, store_or_exit
 __all__ = ["demo"]
 
 USERS = ("alice", "bob", "carol")
+#: How often the person looks at what arrived.
+TICK_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +72,7 @@ def _scenario() -> list[Step]:
                                   entry_price="142.1", current_price="139.8",
                                   unrealized_pnl="-92.0", leverage="3")),
         *burst[:6],
-        Step("bob", "POSITION_LIQUIDATED", "CRITICAL", ("DISCORD", "SLACK"),
+        Step("bob", "POSITION_LIQUIDATED", "CRITICAL", ("DISCORD", "TELEGRAM"),
              PositionEventPayload(position_id="p-2", symbol="ETH/USDT", side="long", size="3",
                                   entry_price="3120", current_price="2810",
                                   liquidation_price="2805.5", leverage="10", exchange="bybit")),
@@ -96,6 +102,11 @@ def _scenario() -> list[Step]:
              StrategyEventPayload(strategy_id="grid-1", strategy_name="BTC grid",
                                   log_level="error", message="exchange API key rejected")),
     ]  # fmt: skip
+
+
+def _chats() -> dict[str, str]:
+    """Each demo user's Telegram chat id."""
+    return {str(4242 + number): user for number, user in enumerate(USERS)}
 
 
 def _users(store, sandbox_url: str) -> None:
@@ -134,6 +145,8 @@ def demo(
     from proto import AckStatus
     from sandbox import reset, set_switch
 
+    from .demo_person import Person
+
     settings = settings_or_exit()
     if not real and _real_providers(settings):
         typer.echo(
@@ -162,13 +175,16 @@ def demo(
         normal_ttl_s=settings.normal_ttl_s,
         limits=_limits(settings),
     )
+    person = Person(sandbox_url, USERS)
+    acks.tick = lambda: person.look(_chats())
     client = NotifyClient(
         settings.router_connect, identity=b"notify-demo", curve=CurveKeys.from_settings(settings),
         on_ack=acks.heard.put, options=options,
     )  # fmt: skip
     began = time.monotonic()
     typer.echo(f"notify demo: {len(steps)} events for {', '.join(USERS)} over {duration:g}s "
-               f"(Discord answers 500 throughout: watch the liquidation escalate to Slack)")  # fmt: skip
+               f"(Discord answers 500 throughout: watch the liquidation escalate to Telegram and wait "
+               f"for bob's \"Got it\")")  # fmt: skip
     try:
         set_switch(sandbox_url, "discord", "server_error")
         for number, step in enumerate(steps):
@@ -190,7 +206,7 @@ def demo(
         client.close(timeout=0)
         set_switch(sandbox_url, "discord", "ok")
     typer.echo("")
-    for line in _summary(sent, acks.finals, client.stats()):
+    for line in _summary(sent, acks.finals, client.stats(), person.pressed):
         typer.echo(line)
     liquidation = [eid for eid, (s, _) in sent.items() if s.event_type == "POSITION_LIQUIDATED"]
     if liquidation:
@@ -230,16 +246,20 @@ class _Acks:
         self.sent = sent
         self.finals: dict[str, Any] = {}
         self._queued: set[str] = set()
+        #: Called about twice a second meanwhile; returns lines to print (the person's doings).
+        self.tick: Callable[[], list[str]] = list
 
     def print_until(self, until: float) -> None:
         """Print acks as they come, until `until` (monotonic)."""
         from proto import AckStatus, ChannelType
 
         while (left := until - time.monotonic()) > 0:
+            for line in self.tick():
+                typer.echo(f"{_clock()}  person {line}")
             try:
-                ack = self.heard.get(timeout=left)
+                ack = self.heard.get(timeout=min(left, TICK_S))
             except queue.Empty:
-                return
+                continue
             step, _ = self.sent.get(ack.event_id, (None, None))
             if step is None:
                 continue
@@ -257,7 +277,7 @@ class _Acks:
             typer.echo(f"{_clock()}  ack   {step.user:6} {step.event_type:22} {what}")
 
 
-def _summary(sent: dict, finals: dict, stats) -> list[str]:
+def _summary(sent: dict, finals: dict, stats, pressed: int) -> list[str]:
     from proto import AckStatus, ChannelType
 
     by_priority = Counter(step.priority for step, _ in sent.values())
@@ -278,6 +298,7 @@ def _summary(sent: dict, finals: dict, stats) -> list[str]:
          + ", ".join(f"{p} {by_priority[p]}" for p in ("CRITICAL", "NORMAL", "INFORMATIONAL")) + ")"),
         ("delivered", f"{sum(via.values())}  (" + ", ".join(f"{c} {n}" for c, n in sorted(via.items())) + ")"),
         ("escalated", f"{len(escalated)}  " + "; ".join(escalated)),
+        ("acknowledged", f"{pressed}  (\"Got it\" pressed or a link confirmed by the person)"),
         ("failed", f"{len(failed)}  " + "; ".join(failed)),
         ("informational", f"{stats.informational_sent} sent, {stats.informational_dropped} dropped (no ack by design)"),
         ("no final ack", str(waiting)),

@@ -137,8 +137,9 @@ class AsyncNotifyClient:
     async def __aenter__(self) -> AsyncNotifyClient:
         return await self.start()
 
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        # As NotifyClient: leaving on an error does not wait for acks.
+        await self.close(0 if exc_type is not None else None)
 
     # -- sending -----------------------------------------------------------------------------------
 

@@ -293,8 +293,10 @@ class NotifyClient:
     def __enter__(self) -> NotifyClient:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        # Leaving on an error does not wait for acks that may never come (durable events stay
+        # in the outbox); leaving normally waits until every event is final.
+        self.close(0 if exc_type is not None else None)
 
     # -- the client's thread -----------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ the user goes to each of their sockets through a small per-socket queue (a slow 
 stalls the others; one that falls far behind is disconnected).
 
 An ack is recorded in Redis (``store.keys.web_ack``) only for an event this server sent to the
-acking socket's user; any other ack is ignored and logged. Everything here runs on one event
+acking socket's user; any other ack is ignored and logged. The person's "Got it" on an event
+that asks for it (`asks_for_ack`) is recorded as their acknowledgement on WEB
+(store/human_acks.py), which ends that event's escalation. Everything here runs on one event
 loop; only that loop touches the SUB socket.
 """
 
@@ -18,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import zmq
@@ -29,7 +32,14 @@ from logsetup import event_context
 from proto import FrameError, UserEvent, decode_frame, topic_for, user_of_topic
 from store import Store, StoreError
 
-from .messages import ClientMessageError, acked_message, error_message, event_message, parse_ack
+from .messages import (
+    ClientAck,
+    ClientMessageError,
+    acked_message,
+    error_message,
+    event_message,
+    parse_ack,
+)
 
 __all__ = ["Hub", "Session"]
 
@@ -103,13 +113,20 @@ class Hub:
 
     Parameters: `sub`, a zmq.asyncio SUB already connected to every ingress XPUB; `store`, for
     recording acks; `ack_ttl_s`, the lifetime of a recorded ack (at least twice the WEB
-    channel's ack wait).
+    channel's ack wait); `asks_for_ack(event)`, does the event wait for the person's "Got it".
     """
 
-    def __init__(self, sub: zmq.asyncio.Socket, store: Store, ack_ttl_s: int) -> None:
+    def __init__(
+        self,
+        sub: zmq.asyncio.Socket,
+        store: Store,
+        ack_ttl_s: int,
+        asks_for_ack: Callable[[UserEvent], bool] = lambda event: False,
+    ) -> None:
         self._sub = sub
         self._store = store
         self._ack_ttl_s = ack_ttl_s
+        self._asks_for_ack = asks_for_ack
         self._users: dict[str, _User] = {}
         #: What was sent to users whose last socket closed, and when: a browser that reconnects
         #: quickly may still ack those events.
@@ -219,7 +236,7 @@ class Hub:
             log.warning("user=%s XPUB frame is not this user's UserEvent; ignored", user_id)
             return
         with event_context(event.event_id, event.user_id):
-            text = event_message(event)
+            text = event_message(event, self._asks_for_ack(event))
             user.remember(event.event_id)
             for session in user.sessions:
                 session.push(text)
@@ -230,11 +247,12 @@ class Hub:
     async def on_message(self, session: Session, message: str | bytes) -> None:
         """Handle one client message; never raises for bad input."""
         try:
-            event_id = parse_ack(message)
+            ack = parse_ack(message)
         except ClientMessageError as exc:
             log.warning("user=%s malformed client message ignored: %s", session.user_id, exc)
             session.push(error_message(str(exc)))
             return
+        event_id = ack.event_id
         with event_context(event_id):
             user = self._users.get(session.user_id)
             if user is None or event_id not in user.sent:
@@ -244,13 +262,21 @@ class Hub:
                 session.push(error_message("unknown event", event_id))
                 return
             try:
-                await asyncio.to_thread(self._record_ack, session.user_id, event_id)
+                await asyncio.to_thread(self._record_ack, session.user_id, ack)
             except StoreError as exc:
                 log.error("user=%s ack not recorded: %s", session.user_id, exc)
                 session.push(error_message("ack not recorded, try again", event_id))
                 return
-            log.info("user=%s web ack recorded", session.user_id)
-            session.push(acked_message(event_id))
+            what = "acknowledged by the person" if ack.human else "web ack recorded"
+            log.info("user=%s %s", session.user_id, what)
+            text = acked_message(event_id, ack.human)
+            user = self._users.get(session.user_id)
+            # The person's "Got it" shows on each of their open pages.
+            for each in user.sessions if ack.human and user else (session,):
+                each.push(text)
 
-    def _record_ack(self, user_id: str, event_id: str) -> None:
-        self._store.web_acks.record_ack(user_id, event_id, self._ack_ttl_s)
+    def _record_ack(self, user_id: str, ack: ClientAck) -> None:
+        if ack.human:
+            self._store.human_acks.record(user_id, ack.event_id, "WEB")
+        else:
+            self._store.web_acks.record_ack(user_id, ack.event_id, self._ack_ttl_s)

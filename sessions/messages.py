@@ -7,22 +7,32 @@ Server -> browser:
   milliseconds; ``title`` and ``body`` are the channel-neutral summary (body = its lines joined
   by newlines); ``payload`` is the event's JSON object, with exact decimals as strings;
   ``key``, for an update about a thing (`position:<id>`, `alert:<id>`, `order:<id>`), names
-  it: the page shows it in place of the earlier notification with the same key.
-- ``{"type": "acked", "event_id"}``: the ack was recorded.
+  it: the page shows it in place of the earlier notification with the same key; ``needs_ack``,
+  true when the event waits for the person's "Got it" (escalation goes on until then).
+- ``{"type": "acked", "event_id", "human"}``: the ack was recorded (``human``: the "Got it").
 - ``{"type": "error", "error", "event_id"?}``: a client message was ignored, and why.
 
-Browser -> server: ``{"ack": "<event_id>"}`` once the notification is shown.
+Browser -> server: ``{"ack": "<event_id>"}`` once the notification is shown, and
+``{"ack": "<event_id>", "human": true}`` when the person pressed "Got it".
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from channels import Notice, summarize
 from proto import ID_PATTERN, UserEvent, supersede_key
 
-__all__ = ["ClientMessageError", "acked_message", "error_message", "event_message", "parse_ack"]
+__all__ = [
+    "ClientAck",
+    "ClientMessageError",
+    "acked_message",
+    "error_message",
+    "event_message",
+    "parse_ack",
+]
 
 
 class ClientMessageError(ValueError):
@@ -34,8 +44,9 @@ def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
-def event_message(event: UserEvent) -> str:
-    """The notification message for one (validated) event."""
+def event_message(event: UserEvent, needs_ack: bool = False) -> str:
+    """The notification message for one (validated) event; `needs_ack`: it asks for the
+    person's acknowledgement."""
     notice = Notice.from_event(event)
     summary = summarize(notice)
     return _dumps(
@@ -50,13 +61,14 @@ def event_message(event: UserEvent) -> str:
             "body": "\n".join(summary.lines),
             "payload": notice.payload,
             "key": supersede_key(event.event_type, notice.payload),
+            "needs_ack": needs_ack,
         }
     )
 
 
-def acked_message(event_id: str) -> str:
+def acked_message(event_id: str, human: bool = False) -> str:
     """Confirms a recorded ack."""
-    return _dumps({"type": "acked", "event_id": event_id})
+    return _dumps({"type": "acked", "event_id": event_id, "human": human})
 
 
 def error_message(error: str, event_id: str | None = None) -> str:
@@ -67,8 +79,17 @@ def error_message(error: str, event_id: str | None = None) -> str:
     return _dumps(message)
 
 
-def parse_ack(message: str | bytes) -> str:
-    """The event id of an ``{"ack": id}`` message; ClientMessageError for anything else."""
+@dataclass(frozen=True, slots=True)
+class ClientAck:
+    """A browser's ack: the notification was shown, or (`human`) the person pressed "Got it"."""
+
+    event_id: str
+    human: bool = False
+
+
+def parse_ack(message: str | bytes) -> ClientAck:
+    """The ack of an ``{"ack": id, "human"?: bool}`` message; ClientMessageError for anything
+    else."""
     if not isinstance(message, str):
         raise ClientMessageError("binary message (expected JSON text)")
     try:
@@ -80,4 +101,7 @@ def parse_ack(message: str | bytes) -> str:
     event_id = data["ack"]
     if not isinstance(event_id, str) or not ID_PATTERN.fullmatch(event_id):
         raise ClientMessageError("ack is not a valid event id")
-    return event_id
+    human = data.get("human", False)
+    if not isinstance(human, bool):
+        raise ClientMessageError("human is not true or false")
+    return ClientAck(event_id, human)

@@ -9,6 +9,7 @@ Routes:
   to what it grants (the hub closes the socket when the token expires or is revoked).
 - ``GET /whoami?token=TOKEN``: 200 with ``{"user_id": …}`` or 401 with the reason. Browsers
   cannot read a refused WebSocket handshake's status, so the page asks here to say why.
+- ``GET /ack/<signed>[?confirm=yes]``: a one-click acknowledgement link (``ack_links.py``).
 - ``GET /healthz``: 200 ``ok``. Anything else: 404.
 
 Tokens ride in the URL, so responses carry ``Referrer-Policy: no-referrer`` and nothing here
@@ -27,6 +28,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from channels import ACK_PATH
+
+from .ack_links import AckLinks
 from .tokens import SessionGrant, TokenError, read_token
 
 __all__ = ["Handshake", "page_html"]
@@ -34,6 +38,8 @@ __all__ = ["Handshake", "page_html"]
 #: The WebSocket path.
 WS_PATH = "/ws"
 #: The page may talk to its own origin only; inline style and script are its whole code.
+#: The acknowledgement pages: no script at all, a form back to the same link.
+ACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'"
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
     "connect-src 'self' ws: wss:; img-src data:; base-uri 'none'; form-action 'self'"
@@ -69,12 +75,15 @@ class Handshake:
     """``process_request`` for the session server: routes, and the token check at the upgrade.
 
     Parameters: `secret`, the token key; `revoked_before(user_id)`, the time before which that
-    user's tokens are revoked (0 when never).
+    user's tokens are revoked (0 when never); `ack_links`, what answers acknowledgement links.
     """
 
-    def __init__(self, secret: bytes, revoked_before: Callable[[str], float]) -> None:
+    def __init__(
+        self, secret: bytes, revoked_before: Callable[[str], float], ack_links: AckLinks
+    ) -> None:
         self._secret = secret
         self._revoked_before = revoked_before
+        self._ack_links = ack_links
         self._page = page_html()
 
     def _grant(self, query: str) -> SessionGrant:
@@ -111,6 +120,12 @@ class Handshake:
                 return _text(http.HTTPStatus.UNAUTHORIZED, str(exc))
             body = json.dumps({"user_id": user_id}).encode()
             return _response(http.HTTPStatus.OK, body, "application/json")
+        if url.path.startswith(ACK_PATH):
+            confirm = parse_qs(url.query).get("confirm") == ["yes"]
+            page = self._ack_links.answer(url.path[len(ACK_PATH) :], confirm)
+            return _response(
+                page.status, page.html, "text/html; charset=utf-8", Content_Security_Policy=ACK_CSP
+            )
         if url.path == "/healthz":
             return _text(http.HTTPStatus.OK, "ok")
         return _text(http.HTTPStatus.NOT_FOUND, "not found")

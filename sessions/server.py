@@ -27,9 +27,11 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from client import CurveKeys
+from proto import EventType, Priority, UserEvent
 from settings import ExposureError, Settings, guard_bind
 from store import Store, StoreError
 
+from .ack_links import AckLinks
 from .hub import Hub
 from .routes import WS_PATH, Handshake
 from .tokens import load_secret
@@ -97,9 +99,11 @@ class SessionServer:
         self.xpub_addresses = list(xpub_addresses or settings.session_xpubs)
         self._curve = CurveKeys.from_settings(settings)
         self.ack_ttl_s = max(2 * settings.web_ack_timeout_s, MIN_ACK_TTL_S)
+        secret = load_secret(settings, store)
         self._handshake = Handshake(
-            load_secret(settings, store),
+            secret,
             lambda user_id: store.sessions_revoked_before([user_id])[user_id],
+            AckLinks(secret, store.human_acks),
         )
         self._socket = _bind(host, port)
         self.host = host
@@ -126,6 +130,10 @@ class SessionServer:
         finally:
             await self.hub.leave(session)
 
+    def _asks_for_ack(self, event: UserEvent) -> bool:
+        name = EventType.Name(event.event_type) if event.event_type in EventType.values() else ""
+        return self.settings.asks_for_ack(name, event.delivery.priority == Priority.CRITICAL)
+
     async def serve(self, stop: asyncio.Event | None = None) -> None:
         """Serve until `stop` is set (forever when None), then close sessions and unsubscribe."""
         stop = stop or asyncio.Event()
@@ -138,7 +146,7 @@ class SessionServer:
             self._curve.apply(sub)
         for address in self.xpub_addresses:
             sub.connect(address)
-        self.hub = hub = Hub(sub, self.store, self.ack_ttl_s)
+        self.hub = hub = Hub(sub, self.store, self.ack_ttl_s, self._asks_for_ack)
         pump = asyncio.create_task(hub.pump(), name="xpub-pump")
         enforcer = asyncio.create_task(self._enforce(hub), name="token-enforcer")
         try:

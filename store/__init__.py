@@ -23,6 +23,7 @@ from .delivery_log import DeliveryLog
 from .directory import Directory, UserProfile, mute_key
 from .due import DueWork, Taken, link_member, round_member
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
+from .human_acks import HumanAck, HumanAcks, TokenGrant
 from .keyring import Grant, KeyRing, Role
 from .keys import CLAIM_TTL_S, Keys
 from .liveness import BEAT_S, DEAD_AFTER_S, STALE_AFTER_S, Liveness
@@ -52,6 +53,9 @@ __all__ = [
     "Fence",
     "Finalized",
     "Grant",
+    "HumanAck",
+    "HumanAcks",
+    "TokenGrant",
     "KeyRing",
     "Keys",
     "Liveness",
@@ -118,6 +122,7 @@ class Store:
         self.liveness = Liveness(self.client, self.keys)
         self.breakers = Breakers(self.client, self.keys)
         self.supersessions = Supersessions(self.client, self.keys)
+        self.human_acks = HumanAcks(self.client, self.keys)
 
     def record_fast_deliveries(self, events: list[tuple[str, str]], detail: str) -> None:
         """NORMAL events handed to a live subscriber by the ingress: DELIVERED via WEB, and one

@@ -243,7 +243,8 @@ _BEGIN_SEND = (
     + """
 local receipt = redis.call('GET', KEYS[3])
 if receipt then return {'ACCEPTED', receipt} end
-if f[3] and f[3] ~= '' then return {'ELSEWHERE', f[3]} end
+-- An event that waits for a person's acknowledgement goes on after a provider accepted it.
+if f[3] and f[3] ~= '' and ARGV[4] ~= '1' then return {'ELSEWHERE', f[3]} end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'OK', ''} end
 return {'BUSY', tostring(redis.call('PTTL', KEYS[2]))}
 """
@@ -478,18 +479,27 @@ class Claims:
         return Fence(_text(result[0]))
 
     def begin_send(
-        self, user_id: str, event_id: str, round_no: int, channel: str, token: str, lease_s: float
+        self,
+        user_id: str,
+        event_id: str,
+        round_no: int,
+        channel: str,
+        token: str,
+        lease_s: float,
+        after_acceptance: bool = False,
     ) -> tuple[Fence, str]:
         """Before a provider call, in one step: the event is open and in `round_no`, no provider
-        accepted it yet, and this attempt (`token`) takes the event's send lease for `lease_s`.
-        Returns the fence and its detail (a receipt, a channel, or the lease's ms left)."""
+        accepted it yet (unless `after_acceptance`: an event that waits for a person's
+        acknowledgement is sent on after one did), and this attempt (`token`) takes the event's
+        send lease for `lease_s`. Returns the fence and its detail (a receipt, a channel, or
+        the lease's ms left). `channel` names the channel claim: one send per channel."""
         result = self._begin_send(
             keys=[
                 self._keys.claim(user_id, event_id),
                 self._keys.send_lease(user_id, event_id),
                 self._keys.channel_claim(user_id, event_id, channel),
             ],
-            args=[round_no, token, int(lease_s * 1000)],
+            args=[round_no, token, int(lease_s * 1000), "1" if after_acceptance else ""],
         )
         return Fence(_text(result[0])), _text(result[1])
 

@@ -54,6 +54,18 @@ class Keys:
         """String: the receipt of the message a channel last showed about a thing."""
         return f"{self.prefix}shown:{{{user_id}}}:{key}:{channel}"
 
+    def ack_token(self, token: str) -> str:
+        """String: what a human-ack token stands for (store/human_acks.py)."""
+        return f"{self.prefix}acktoken:{token}"
+
+    def human_ack(self, user_id: str, event_id: str) -> str:
+        """String: the person's acknowledgement of an event: channel and time."""
+        return f"{self.prefix}human:{{{user_id}}}:{event_id}"
+
+    def human_wait(self, user_id: str, event_id: str) -> str:
+        """String: the due member of the attempt waiting for the acknowledgement."""
+        return f"{self.prefix}humanwait:{{{user_id}}}:{event_id}"
+
     def breaker(self, channel: str) -> str:
         """Hash: a provider's circuit breaker (store/breakers.py)."""
         return f"{self.prefix}breaker:{channel}"

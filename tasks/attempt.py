@@ -35,7 +35,7 @@ from channels import (
 )
 from logsetup import event_context
 from proto import ChannelType
-from store import Fence, UserProfile
+from store import Fence, UserProfile, link_member
 
 from . import metrics
 from .app import app
@@ -45,6 +45,7 @@ from .deps import get_deps
 from .effects import apply_effects
 from .escalation import give_up_at, retry_delay
 from .finish import finish_event
+from .human_ack import asks_for_ack, channel_claim, with_ack_link
 from .outage import requeue_on_outage
 from .timing import SEND_LEASE_S
 
@@ -90,6 +91,9 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
         raise _Stop(f"event is {fence.lower()}")
     if link.not_before > now + PARK_SLACK_S:
         raise _Wait(link.not_before)
+    asks = asks_for_ack(job, deps.settings)
+    if asks and (done := _awaiting_person(task, carry, link, deps, now)) is not None:
+        return done
 
     preference = job.plan[link.index]
     kind = link.resolved if link.resolved is not None else preference.channel
@@ -109,18 +113,20 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
         outcome = _breaker_open(channel, deps)
     if outcome is None:
         notice = Notice.from_frame(job.frame)
+        if asks:
+            notice = with_ack_link(notice, channel, deps)
         profile = deps.store.directory.get(job.user_id) or UserProfile(user_id=job.user_id)
         outcome = _muted(job, link, channel, notice, profile) or _send(
-            task, carry, link, channel, notice, profile, deps, now
+            task, carry, link, channel, notice, profile, deps, now, asks
         )
         if channel.external and outcome.latency_s is not None:  # the provider answered
             _count_for_breaker(channel, job.user_id, outcome, deps)
     if channel is not None:
         apply_effects(channel, job.user_id, outcome, deps.store)
-    return _record(task, carry, link, preference, kind, outcome, deps, now)
+    return _record(task, carry, link, preference, kind, outcome, deps, now, asks)
 
 
-def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
+def _record(task, carry, link, preference, kind, outcome, deps, now, asks=False) -> Carry:
     """Log the attempt, then go on: trim to finish, retry, or hand on to the next link."""
     job = carry.job
     name = ChannelType.Name(kind)
@@ -142,6 +148,10 @@ def _record(task, carry, link, preference, kind, outcome, deps, now) -> Carry:
         extra={"channel": name, "outcome": str(outcome.kind)},
     )
     metrics.record_attempt(name, outcome.kind, outcome.latency_s)
+    if outcome.kind == Kind.DELIVERED and asks:
+        # Accepted is not acknowledged: wait for the person (woken at once by an ack).
+        waiting = replace(link, accepted_at=now, resolved=kind)
+        raise _Wait(now + deps.settings.human_ack_wait_s, waiting)
     if outcome.kind == Kind.DELIVERED:
         done = carry.with_outcome(preference.channel, outcome.as_dict())
         return _finish_here(task, replace(done, delivered=kind))
@@ -223,6 +233,41 @@ def _count_for_breaker(channel: Channel, user_id: str, outcome: Outcome, deps) -
         log.warning("channel=%s circuit open for %gs", channel.name, settings.breaker_cooldown_s)
 
 
+def _awaiting_person(task, carry: Carry, link: Link, deps, now: float) -> Carry | None:
+    """For an event that waits for a person's acknowledgement: finished when they acked (on
+    any channel); this channel given up when its wait is over; parked again while it lasts.
+    None: this link has not been accepted yet, and nobody acked: go on and send."""
+    job = carry.job
+    ack = deps.store.human_acks.acked(job.user_id, job.event_id)
+    if ack is not None:
+        after = (
+            f", {ack.at - link.accepted_at:.1f}s after it was accepted" if link.accepted_at else ""
+        )
+        entry = {  # at the person's time, not when this attempt noticed
+            "time": ack.at,
+            "channel": ack.channel,
+            "round": job.round,
+            "kind": "acknowledged",
+            "detail": f"acknowledged by the person on {ack.channel}{after}",
+        }
+        deps.store.delivery_log.append(job.user_id, job.event_id, entry)
+        log.info("channel=%s acknowledged by the person", ack.channel)
+        return _finish_here(task, replace(carry, delivered=ChannelType.Value(ack.channel)))
+    if link.accepted_at is None:
+        return None
+    wait_s = deps.settings.human_ack_wait_s
+    if now < link.accepted_at + wait_s - PARK_SLACK_S:
+        raise _Wait(link.accepted_at + wait_s, link)
+    kind = link.resolved if link.resolved is not None else job.plan[link.index].channel
+    outcome = Outcome.skipped(
+        SkipCode.NOT_ACKNOWLEDGED, f"delivered, not acknowledged within {wait_s:g}s"
+    )
+    preference = job.plan[link.index]
+    return _record(
+        task, carry, replace(link, accepted_at=None), preference, kind, outcome, deps, now
+    )
+
+
 def _muted(
     job: Job, link: Link, channel: Channel, notice: Notice, profile: UserProfile
 ) -> Outcome | None:
@@ -240,7 +285,9 @@ def _muted(
     return Outcome.skipped(SkipCode.MUTED, f"{channel.name} muted for {notice.event_type}")
 
 
-def _send(task, carry, link, channel: Channel, notice, profile, deps, now: float) -> Outcome:
+def _send(
+    task, carry, link, channel: Channel, notice, profile, deps, now: float, asks: bool = False
+) -> Outcome:
     """Send on the concrete channel under the event's send lease, unless a provider already
     accepted it; a channel that awaits the user's ack is polled instead of sent again."""
     job = carry.job
@@ -253,8 +300,9 @@ def _send(task, carry, link, channel: Channel, notice, profile, deps, now: float
             return _await_ack(carry, link, channel, sent_at, deps, now)
     token = uuid.uuid4().hex
     claims = deps.store.claims
+    claim = channel_claim(channel, job, asks)
     fence, detail = claims.begin_send(
-        job.user_id, job.event_id, job.round, channel.name, token, SEND_LEASE_S
+        job.user_id, job.event_id, job.round, claim, token, SEND_LEASE_S, after_acceptance=asks
     )
     if fence == Fence.ACCEPTED:
         # A redelivered task (worker lost after the provider accepted): never send twice.
@@ -273,7 +321,7 @@ def _send(task, carry, link, channel: Channel, notice, profile, deps, now: float
         # The channel claim is written first, in the same step that ends the lease.
         accepted = outcome is not None and outcome.kind == Kind.DELIVERED
         receipt = (outcome.receipt or "") if accepted else None
-        claims.end_send(job.user_id, job.event_id, channel.name, token, receipt)
+        claims.end_send(job.user_id, job.event_id, claim, token, receipt)
     if outcome.kind != Kind.AWAITING_ACK:
         return outcome
     deps.store.web_acks.mark_published(job.user_id, job.event_id, job.round, now)
@@ -329,6 +377,12 @@ def _park(task, carry: Carry, link: Link, until: float, deps) -> Carry:
     fence = deps.store.claims.park(job.user_id, job.event_id, job.round, link.index, entry, until)
     if fence != Fence.OK:
         return _stop(task, carry, f"event is {fence.lower()}")
+    if link.accepted_at is not None:  # parked for the person's acknowledgement
+        member = link_member(job.user_id, job.event_id, job.round, link.index)
+        deps.store.human_acks.wait(job.user_id, job.event_id, member)
+        # Registered after parking, then looked: an ack is never missed, whenever it came.
+        if deps.store.human_acks.acked(job.user_id, job.event_id) is not None:
+            deps.store.due.retry_at(member, time.time())
     log.info("parked for %.1fs (try %s)", until - time.time(), link.tries)
     if task.request.chain:
         del task.request.chain[:]

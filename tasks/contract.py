@@ -137,6 +137,9 @@ class Link:
     resolved: int | None = None
     #: When its channel answered AWAITING_ACK (WEB published): the ack wait counts from here.
     sent_at: float | None = None
+    #: When a provider accepted an event that asks for a person's acknowledgement: the wait for
+    #: that acknowledgement counts from here.
+    accepted_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"v": VERSION, "index": self.index, "tries": self.tries}
@@ -146,6 +149,8 @@ class Link:
             data["resolved"] = ChannelType.Name(self.resolved)
         if self.sent_at is not None:
             data["sent_at"] = self.sent_at
+        if self.accepted_at is not None:
+            data["accepted_at"] = self.accepted_at
         return data
 
     @classmethod
@@ -157,6 +162,7 @@ class Link:
             not_before=float(data.get("not_before", 0.0)),
             resolved=_channel(resolved) if resolved else None,
             sent_at=data.get("sent_at"),
+            accepted_at=data.get("accepted_at"),
         )
 
     @classmethod

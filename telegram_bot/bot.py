@@ -6,7 +6,12 @@ Endpoint: `<NOTIFY_TELEGRAM_API_URL>/bot<token>/getUpdates` and `sendMessage` (P
 
 Messages: `/start <token>` consumes the one-time token and stores the chat on the user
 (`LINKED_REPLY`); an unknown, used or expired token gets `INVALID_REPLY`. Any message from a
-linked chat marks its users active for `NOTIFY_TELEGRAM_ACTIVE_S`. Errors while polling: rate
+linked chat marks its users active for `NOTIFY_TELEGRAM_ACTIVE_S`.
+
+Button presses (callback queries): "Got it" on a notification that asks for the person's
+acknowledgement (`ack:<token>`, channels/telegram.py) records it (store/human_acks.py), which
+ends that event's escalation; the press is answered, and the message is edited to say when it
+was acknowledged (its button removed). A token of another user's chat, or used, is refused. Errors while polling: rate
 limit -> wait `retry_after`; network, 5xx, Conflict -> back off (1 s doubling to 30 s); a
 rejected token -> `BotError` (the loop cannot work). Log lines are `key=value`, never with the
 bot token, a link token or message text.
@@ -19,13 +24,16 @@ import contextlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import telegram
+from telegram.constants import ParseMode
 from telegram.error import InvalidToken, RetryAfter
 
-from channels.telegram import build_client, classify
+from channels.telegram import ACK_CALLBACK, build_client, classify
 from channels.telegram_client import TelegramClient
 from settings import Settings
 from store import Store
@@ -37,7 +45,9 @@ __all__ = [
     "POLL_TIMEOUT_S",
     "UNLINKED_REPLY",
     "BotError",
+    "Press",
     "handle_message",
+    "handle_press",
     "run_bot",
 ]
 
@@ -59,6 +69,9 @@ INVALID_REPLY = (
 )
 HELLO_REPLY = "Hi! To get notifications here, open the link you were given for your account."
 UNLINKED_REPLY = "This chat is not linked to an account yet. Open your link to connect it."
+EXPIRED_BUTTON = "This button has expired or was used already."
+NOT_YOURS = "This notification is not for this chat."
+UNKNOWN_BUTTON = "Unknown button."
 
 _START = re.compile(r"/start(?:@\w+)?(?:\s+(?P<arg>.*?))?\s*", re.DOTALL)
 
@@ -90,6 +103,45 @@ def handle_message(store: Store, settings: Settings, chat_id: int, text: str) ->
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Press:
+    """What a button press comes to: the answer shown to the person, and when the event was
+    acknowledged (None: nothing to show on the message)."""
+
+    answer: str
+    acked_at: float | None = None
+
+
+def handle_press(store: Store, chat_id: int, data: str) -> Press:
+    """Act on one "Got it" press in `chat_id` (callback data `data`)."""
+    if not data.startswith(ACK_CALLBACK):
+        return Press(UNKNOWN_BUTTON)
+    token = data[len(ACK_CALLBACK) :]
+    grant = store.human_acks.peek(token)
+    if grant is None:
+        earlier = None
+    elif not _chat_of(store, grant.user_id, chat_id):
+        log.warning("telegram_bot ack_refused chat_id=%s reason=not this chat's user", chat_id)
+        return Press(NOT_YOURS)
+    else:
+        fresh = store.human_acks.redeem(token)
+        if fresh is not None:
+            store.human_acks.record(fresh.user_id, fresh.event_id, fresh.channel)
+            log.info(
+                "telegram_bot acknowledged user_id=%s event_id=%s", fresh.user_id, fresh.event_id
+            )
+        earlier = store.human_acks.acked(grant.user_id, grant.event_id)
+    if earlier is None:
+        return Press(EXPIRED_BUTTON)
+    return Press(f"Acknowledged (via {earlier.channel}). Thank you.", earlier.at)
+
+
+def _chat_of(store: Store, user_id: str, chat_id: int) -> bool:
+    """Is `chat_id` the user's Telegram address (however it was set)?"""
+    profile = store.directory.get(user_id)
+    return profile is not None and profile.telegram_chat == str(chat_id)
+
+
 async def _until_stopped(coro: Coroutine[Any, Any, T], stop: threading.Event) -> tuple[bool, T]:
     """Run `coro` unless `stop` is set first (then cancel it): (stopped, result)."""
     task = asyncio.ensure_future(coro)
@@ -118,9 +170,32 @@ async def _reply(client: TelegramClient, chat_id: int, text: str) -> None:
         log.warning("telegram_bot reply_failed chat_id=%s detail=%s", chat_id, detail)
 
 
+async def _answer_press(
+    client: TelegramClient, store: Store, query: telegram.CallbackQuery
+) -> None:
+    message = query.message
+    chat_id = message.chat.id if message is not None else query.from_user.id
+    press = handle_press(store, chat_id, query.data or "")
+    try:
+        await asyncio.wait_for(query.answer(text=press.answer), client.timeout_s)
+        if press.acked_at is not None and isinstance(message, telegram.Message):
+            at = time.strftime("%H:%M UTC", time.gmtime(press.acked_at))
+            text = f"{message.text_html}\n\n✓ Acknowledged at {at}"
+            # No reply_markup: the edit removes the button.
+            await asyncio.wait_for(
+                message.edit_text(text, parse_mode=ParseMode.HTML), client.timeout_s
+            )
+    except Exception as exc:  # the ack is recorded already; what the chat shows can lag
+        detail = client.redact(classify(exc).detail)
+        log.warning("telegram_bot press_answer_failed chat_id=%s detail=%s", chat_id, detail)
+
+
 async def _handle(
     client: TelegramClient, store: Store, settings: Settings, update: telegram.Update
 ) -> None:
+    if update.callback_query is not None:
+        await _answer_press(client, store, update.callback_query)
+        return
     message = update.message
     if message is None or message.chat is None:
         return
@@ -150,7 +225,11 @@ async def _poll(
                 ready = True
                 log.info("telegram_bot polling bot=@%s", bot.username)
             stopped, updates = await _until_stopped(
-                bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=["message"]),
+                bot.get_updates(
+                    offset=offset,
+                    timeout=POLL_TIMEOUT_S,
+                    allowed_updates=["message", "callback_query"],
+                ),
                 stop,
             )
         except InvalidToken:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from channels import Deps, Notice
 from client import FINAL_STATUSES, Dealer
 from settings import Settings
 from store import Store
+from telegram_bot import run_bot
 
 __all__ = [
     "headless_chromium",
@@ -317,3 +319,22 @@ def headless_chromium():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+class RunningBot:
+    """The Telegram bot (run_bot) in a thread: `halt()` stops it; `errors` says what ended it."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, args=(settings, store), daemon=True)
+
+    def _run(self, settings: Settings, store: Store) -> None:
+        try:
+            run_bot(settings, self.stop, store)
+        except BaseException as exc:  # reported by the test
+            self.errors.append(exc)
+
+    def halt(self) -> None:
+        self.stop.set()
+        self.thread.join(20.0)

@@ -95,14 +95,17 @@ def test_the_local_stack_runs_the_demo_and_restarts_what_dies(local_stack):
 
     demo = _notify(env, "demo", "--duration", "6", "--wait", "90", timeout=150)
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "escalated" in demo.stdout and "POSITION_LIQUIDATED (DISCORD -> SLACK)" in demo.stdout
+    assert "escalated" in demo.stdout and "POSITION_LIQUIDATED (DISCORD -> TELEGRAM)" in demo.stdout
     assert re.search(r"failed +0\b", demo.stdout), demo.stdout
+    # The liquidation, the rejected order and the strategy error waited for the person.
+    assert re.search(r"acknowledged +3\b", demo.stdout), demo.stdout
+    assert 'bob    presses "Got it" in Telegram' in demo.stdout
     liquidation = re.search(r"notify trace (\S+) --user bob", demo.stdout).group(1)
 
     story = json.loads(_notify(env, "trace", liquidation, "--json").stdout)
     kinds = [step["what"] for step in story["steps"]]
     assert kinds[:3] == ["received", "claimed", "queued"] and kinds[-1] == "final"
-    assert story["delivered_via"] == "SLACK"
+    assert story["delivered_via"] == "TELEGRAM"
     assert any(s["details"].get("channel") == "DISCORD" for s in story["steps"])
 
     # Flower shows the demo's tasks by name, with readable arguments and no payload.

@@ -300,12 +300,13 @@ def test_outcome_dict_is_plain_data() -> None:
         (Outcome.rate_limited("x", 1.0), True),
         (Outcome.skipped(SkipCode.NOT_ACTIVE, "x"), True),
         (Outcome.skipped(SkipCode.PROVIDER_DOWN, "x"), True),
+        (Outcome.skipped(SkipCode.NOT_ACKNOWLEDGED, "x"), True),
         (Outcome.delivered(), False),
         (Outcome.permanent("x"), False),
         *(
             (Outcome.skipped(code, "x"), False)
             for code in SkipCode
-            if code not in (SkipCode.NOT_ACTIVE, SkipCode.PROVIDER_DOWN)
+            if code not in (SkipCode.NOT_ACTIVE, SkipCode.PROVIDER_DOWN, SkipCode.NOT_ACKNOWLEDGED)
         ),
     ],
     ids=lambda v: f"{v.kind}-{v.skip}" if isinstance(v, Outcome) else str(v),

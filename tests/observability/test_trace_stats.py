@@ -18,9 +18,7 @@ def test_trace_shows_every_step_with_times(pipeline, settings, store, stack_env,
         slack_webhook=f"{pipeline.url}/slack/services/T/B/{user}",
     )
     pipeline.state.set_switch("discord", "server_error", times=10)  # Discord fails: escalates
-    event = make_event(
-        user, "POSITION_LIQUIDATED", "CRITICAL", ["DISCORD", "SLACK"], json.loads(ORDER)
-    )
+    event = make_event(user, "ORDER_FILLED", "CRITICAL", ["DISCORD", "SLACK"], json.loads(ORDER))
     with NotifyClient(settings.router_connect, identity=new_id("t").encode()) as client:
         assert client.send(event).result(60).status == AckStatus.DELIVERED
 
@@ -32,7 +30,7 @@ def test_trace_shows_every_step_with_times(pipeline, settings, store, stack_env,
         "DELIVERED",
         "SLACK",
     )
-    assert (story["event_type"], story["priority"]) == ("POSITION_LIQUIDATED", "CRITICAL")
+    assert (story["event_type"], story["priority"]) == ("ORDER_FILLED", "CRITICAL")
     steps = story["steps"]
     kinds = [step["what"] for step in steps]
     assert kinds[:3] == ["received", "claimed", "queued"] and kinds[-1] == "final"
@@ -48,7 +46,7 @@ def test_trace_shows_every_step_with_times(pipeline, settings, store, stack_env,
 
     text = notify(stack_env, "trace", event.event_id, "--user", user)
     lines = text.stdout.splitlines()
-    assert lines[0].startswith(f"event {event.event_id}  user {user}  POSITION_LIQUIDATED CRITICAL")
+    assert lines[0].startswith(f"event {event.event_id}  user {user}  ORDER_FILLED CRITICAL")
     assert any("claimed" in line for line in lines)
     assert any("QUEUED ack" in line and "+" in line for line in lines)
     assert any("DISCORD: transient" in line and "(provider " in line for line in lines)

@@ -60,7 +60,8 @@ def test_telegram_initialize_and_send_message(url: str) -> None:
 
     me, message = asyncio.run(go())
     assert (me.id, me.username) == (1000001, "notify_sandbox_bot")
-    assert (message.chat.id, message.text) == (42, "<b>hi</b>")
+    # As Telegram does: the plain text and its entities, the HTML rebuilt from them.
+    assert (message.chat.id, message.text, message.text_html) == (42, "hi", "<b>hi</b>")
     assert message.message_id > 0
     sent = [r for r in list_requests(url, "telegram") if r["path"].endswith("/sendMessage")]
     assert sent[0]["json"]["text"] == "<b>hi</b>"

@@ -26,11 +26,11 @@ MESSAGES = st.one_of(
 @given(MESSAGES)
 def test_parse_ack_refuses_with_a_reason_or_returns_an_id(message) -> None:
     try:
-        event_id = parse_ack(message)
+        ack = parse_ack(message)
     except ClientMessageError as exc:
         assert str(exc)
     else:
-        assert isinstance(event_id, str) and event_id
+        assert isinstance(ack.event_id, str) and ack.event_id and isinstance(ack.human, bool)
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")

@@ -85,7 +85,7 @@ def test_session_gets_its_event_and_acks_it(
         key = store.keys.web_ack(user, event.event_id)
         assert store.client.get(key) is None
         ws.send(json.dumps({"ack": event.event_id}))
-        assert receive(ws) == {"type": "acked", "event_id": event.event_id}
+        assert receive(ws) == {"type": "acked", "event_id": event.event_id, "human": False}
         assert float(store.client.get(key)) > 0
         assert store.client.ttl(key) > settings.web_ack_timeout_s
 
@@ -100,7 +100,7 @@ def test_a_browser_that_reconnects_can_still_ack(session_server, client, store, 
     wait_until(lambda: not store.presence.is_present(user), "presence gone with the socket")
     with browser(session_server, token_for(user)) as ws:  # e.g. a page reload
         ws.send(json.dumps({"ack": event.event_id}))
-        assert receive(ws) == {"type": "acked", "event_id": event.event_id}
+        assert receive(ws) == {"type": "acked", "event_id": event.event_id, "human": False}
     assert store.client.exists(store.keys.web_ack(user, event.event_id))
 
 
@@ -143,7 +143,7 @@ def test_acks_for_events_not_sent_to_the_user_are_ignored(
             owner_ws.send(bad)
             assert receive(owner_ws)["type"] == "error"
         owner_ws.send(json.dumps({"ack": event.event_id}))
-        assert receive(owner_ws) == {"type": "acked", "event_id": event.event_id}
+        assert receive(owner_ws) == {"type": "acked", "event_id": event.event_id, "human": False}
         assert store.client.get(store.keys.web_ack(owner, event.event_id)) is not None
 
 

@@ -34,7 +34,15 @@ def test_critical_web_delivery_counts_when_the_browser_acks(
         assert message["event_id"] == event.event_id
         assert message["priority"] == "CRITICAL"
         assert message["title"] == "Position liquidated — LONG 2 ETH/USDT"
-        ws.send(json.dumps({"ack": event.event_id}))
+        assert message["needs_ack"] is True  # a liquidation waits for the person's "Got it"
+        ws.send(json.dumps({"ack": event.event_id}))  # shown
+        assert json.loads(ws.recv(timeout=15)) == {
+            "type": "acked",
+            "event_id": event.event_id,
+            "human": False,
+        }
+        ws.send(json.dumps({"ack": event.event_id, "human": True}))  # "Got it" pressed
+        assert json.loads(ws.recv(timeout=15))["human"] is True
 
         received = acks.collect(client, event.event_id)
     assert [(a.status, a.delivered_via) for a in received] == [

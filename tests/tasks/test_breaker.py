@@ -41,7 +41,7 @@ def test_the_breaker_opens_under_500s_and_closes_after_a_probe(breaker_stack, cl
 
     def deliver(batch: list) -> list:
         events = [
-            make_event(user, "POSITION_LIQUIDATED", "CRITICAL", ["DISCORD", "SLACK"], {"symbol": "X"})
+            make_event(user, "ORDER_FILLED", "CRITICAL", ["DISCORD", "SLACK"], {"symbol": "X"})
             for user in batch
         ]  # fmt: skip
         with NotifyClient(breaker_stack.router(), identity=uuid.uuid4().hex.encode()) as client:

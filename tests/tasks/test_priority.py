@@ -26,7 +26,7 @@ def test_a_critical_event_overtakes_a_normal_backlog(pipeline, settings, store, 
         for delivery in normal:
             delivery.queued.result(20)  # the whole backlog is in the broker
         critical = client.send(
-            make_event(user, "POSITION_LIQUIDATED", "CRITICAL", ["DISCORD"], {"symbol": "ETH"})
+            make_event(user, "ORDER_FILLED", "CRITICAL", ["DISCORD"], {"symbol": "ETH"})
         )
         ack = critical.result(30)
         normal_done_first = sum(d.done() for d in normal)

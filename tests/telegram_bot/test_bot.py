@@ -4,7 +4,6 @@ refused, messages mark a linked user active, the loop stops on its event and on 
 from __future__ import annotations
 
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,10 +19,9 @@ from telegram_bot import (
     LinkError,
     create_link,
     link_url,
-    run_bot,
 )
 from telegram_bot.bot import HELLO_REPLY, UNLINKED_REPLY
-from tests.helpers import spawn, stop_process, wait_for_line, wait_until
+from tests.helpers import RunningBot, spawn, stop_process, wait_for_line, wait_until
 
 TOKEN = "1122334:SECRET-bot-token-for-tests_xyz"
 #: Generous: a long poll answers as soon as an update is queued; this only bounds a failure.
@@ -74,23 +72,6 @@ def bot_settings(settings: Settings, bot_sandbox: SandboxServer) -> Settings:
     return settings.model_copy(
         update={"telegram_token": TOKEN, "telegram_api_url": telegram_api_url(bot_sandbox.url)}
     )
-
-
-class RunningBot:
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.thread = threading.Thread(target=self._run, args=(settings, store), daemon=True)
-
-    def _run(self, settings: Settings, store: Store) -> None:
-        try:
-            run_bot(settings, self.stop, store)
-        except BaseException as exc:  # reported by the test
-            self.errors.append(exc)
-
-    def halt(self) -> None:
-        self.stop.set()
-        self.thread.join(WAIT_S)
 
 
 @pytest.fixture
