@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     critical_deadline_s: int = 86400
     normal_ttl_s: int = 600
     web_ack_timeout_s: int = 30
+    #: The session servers keep each user's last N events of the last M seconds in Redis, so
+    #: a browser that reconnects with the offset it last saw gets what it missed.
+    session_history_size: int = Field(default=100, ge=1, le=10_000)
+    session_history_s: int = Field(default=300, ge=1, le=86_400)
     telegram_active_s: int = 900
     default_channels_normal: str = "ACTIVE_SESSION,TELEGRAM,EMAIL"
     default_channels_critical: str = "ACTIVE_SESSION,TELEGRAM,PUSH,EMAIL"

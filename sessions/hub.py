@@ -9,8 +9,13 @@ stalls the others; one that falls far behind is disconnected).
 An ack is recorded in Redis (``store.keys.web_ack``) only for an event this server sent to the
 acking socket's user; any other ack is ignored and logged. The person's "Got it" on an event
 that asks for it (`asks_for_ack`) is recorded as their acknowledgement on WEB
-(store/human_acks.py), which ends that event's escalation. Everything here runs on one event
-loop; only that loop touches the SUB socket.
+(store/human_acks.py), which ends that event's escalation.
+
+Every event forwarded is kept in the user's short history (store/history.py) first, at an
+offset that rides in the message; a browser that reconnects with the last offset it saw gets
+what it missed, in order, then a `recovery` message saying whether that was all of it. While
+that is read, the socket's live messages wait, so nothing arrives out of order or twice.
+Everything here runs on one event loop; only that loop touches the SUB socket.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 
 from logsetup import event_context
 from proto import FrameError, UserEvent, decode_frame, topic_for, user_of_topic
-from store import Store, StoreError
+from store import Store, StoreError, offset_after
 
 from .messages import (
     ClientAck,
@@ -39,6 +44,7 @@ from .messages import (
     error_message,
     event_message,
     parse_ack,
+    recovery_message,
 )
 
 __all__ = ["Hub", "Session"]
@@ -64,6 +70,8 @@ class Session:
     outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
     writer: asyncio.Task[None] | None = None
     closer: asyncio.Task[None] | None = None
+    #: Live messages (offset, text) held while the socket's recovery is read; None after.
+    held: list[tuple[str | None, str]] | None = field(default_factory=list)
 
     async def _write(self) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -78,6 +86,13 @@ class Session:
         if self.closer is None:
             log.info("user=%s session closed: %s", self.user_id, reason)
             self.closer = asyncio.create_task(self.connection.close(code, reason))
+
+    def push_live(self, offset: str | None, text: str) -> None:
+        """A live message: held while recovery is being read, else queued."""
+        if self.held is not None:
+            self.held.append((offset, text))
+        else:
+            self.push(text)
 
     def push(self, text: str) -> None:
         """Queue a message; close the socket when it is hopelessly behind."""
@@ -112,8 +127,9 @@ class Hub:
     """The live sessions of one server and its SUB socket.
 
     Parameters: `sub`, a zmq.asyncio SUB already connected to every ingress XPUB; `store`, for
-    recording acks; `ack_ttl_s`, the lifetime of a recorded ack (at least twice the WEB
-    channel's ack wait); `asks_for_ack(event)`, does the event wait for the person's "Got it".
+    acks and the history; `ack_ttl_s`, the lifetime of a recorded ack (at least twice the WEB
+    channel's ack wait); `asks_for_ack(event)`, does the event wait for the person's "Got it";
+    `history`, how many events and seconds of them each user's history keeps.
     """
 
     def __init__(
@@ -122,11 +138,13 @@ class Hub:
         store: Store,
         ack_ttl_s: int,
         asks_for_ack: Callable[[UserEvent], bool] = lambda event: False,
+        history: tuple[int, int] = (100, 300),
     ) -> None:
         self._sub = sub
         self._store = store
         self._ack_ttl_s = ack_ttl_s
         self._asks_for_ack = asks_for_ack
+        self._history = history
         self._users: dict[str, _User] = {}
         #: What was sent to users whose last socket closed, and when: a browser that reconnects
         #: quickly may still ack those events.
@@ -214,33 +232,88 @@ class Hub:
         while True:
             frames = await self._sub.recv_multipart()
             try:
-                self._deliver(frames)
+                await self._deliver(frames)
             except Exception:  # one odd message never stops delivery
                 log.exception("could not forward an XPUB message")
 
-    def _deliver(self, frames: list[bytes]) -> None:
+    def _event_of(self, user_id: str, frame: bytes) -> UserEvent | None:
+        try:
+            event = decode_frame(frame)
+        except FrameError as exc:
+            log.warning("user=%s undecodable XPUB frame ignored: %s", user_id, exc)
+            return None
+        if not isinstance(event, UserEvent) or event.user_id != user_id:
+            log.warning("user=%s XPUB frame is not this user's UserEvent; ignored", user_id)
+            return None
+        return event
+
+    async def _deliver(self, frames: list[bytes]) -> None:
         if len(frames) != 2:
             log.warning("XPUB message with %d frames ignored", len(frames))
             return
         topic, frame = frames
         user_id = user_of_topic(topic)
-        user = self._users.get(user_id) if user_id else None
-        if user is None:  # an unsubscribe still in flight
-            return
-        try:
-            event = decode_frame(frame)
-        except FrameError as exc:
-            log.warning("user=%s undecodable XPUB frame ignored: %s", user_id, exc)
-            return
-        if not isinstance(event, UserEvent) or event.user_id != user_id:
-            log.warning("user=%s XPUB frame is not this user's UserEvent; ignored", user_id)
+        event = self._event_of(user_id, frame) if user_id else None
+        if event is None:
             return
         with event_context(event.event_id, event.user_id):
-            text = event_message(event, self._asks_for_ack(event))
+            # Kept even when the user's last socket just closed (an unsubscribe in flight):
+            # that browser may be reconnecting to recover it.
+            offset = await self._keep(event, frame)
+            user = self._users.get(event.user_id)
+            if user is None:
+                return
+            text = event_message(event, self._asks_for_ack(event), offset)
             user.remember(event.event_id)
             for session in user.sessions:
+                session.push_live(offset, text)
+            log.info("user=%s forwarded to sessions=%d", event.user_id, len(user.sessions))
+
+    async def _keep(self, event: UserEvent, frame: bytes) -> str | None:
+        """The event's offset in its user's history; None when Redis did not answer (the
+        event still goes out live, only a later recovery misses it)."""
+        try:
+            return await asyncio.to_thread(
+                self._store.history.append, event.user_id, event.event_id, frame, *self._history
+            )
+        except StoreError as exc:
+            log.warning("user=%s not kept in the history: %s", event.user_id, exc)
+            return None
+
+    async def recover(self, session: Session, since: str | None) -> None:
+        """Send a socket that just opened what its user missed after `since` (the last offset
+        its browser saw; None: a first connection), then the `recovery` message, then the live
+        messages held meanwhile."""
+        try:
+            recovery = await asyncio.to_thread(self._store.history.since, session.user_id, since)
+        except StoreError as exc:
+            log.warning("user=%s history not read: %s", session.user_id, exc)
+            recovery = None
+        held, session.held = session.held or [], None
+        last = since
+        if recovery is not None:
+            user = self._users.get(session.user_id)
+            for offset, frame in recovery.events:
+                event = self._event_of(session.user_id, frame)
+                if event is None:
+                    continue
+                if user is not None:
+                    user.remember(event.event_id)  # so its ack counts
+                session.push(event_message(event, self._asks_for_ack(event), offset, True))
+                last = offset
+            complete = recovery.complete
+            top = recovery.offset
+            log.info(
+                "user=%s recovered=%d complete=%s", session.user_id, len(recovery.events), complete
+            )
+        else:
+            complete, top = since is None, since
+        session.push(
+            recovery_message(since, len(recovery.events) if recovery else 0, complete, top)
+        )
+        for offset, text in held:
+            if offset is None or last is None or offset_after(offset, last):
                 session.push(text)
-            log.info("user=%s forwarded to sessions=%d", user_id, len(user.sessions))
 
     # Browsers -> Redis.
 

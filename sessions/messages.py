@@ -8,7 +8,14 @@ Server -> browser:
   by newlines); ``payload`` is the event's JSON object, with exact decimals as strings;
   ``key``, for an update about a thing (`position:<id>`, `alert:<id>`, `order:<id>`), names
   it: the page shows it in place of the earlier notification with the same key; ``needs_ack``,
-  true when the event waits for the person's "Got it" (escalation goes on until then).
+  true when the event waits for the person's "Got it" (escalation goes on until then);
+  ``offset``, where the event sits in the user's history (null when Redis did not keep it):
+  reconnect with the last one seen as ``/ws?token=…&since=<offset>``; ``recovered``, true for
+  an event the browser missed while it was away.
+- ``{"type": "recovery", "since", "recovered", "complete", "offset"}``: after every connect,
+  once what was missed after ``since`` (null on a first connection) has been sent:
+  ``recovered`` events; ``complete`` false when some of it had already left the history (show
+  the person that something may be missing); ``offset``, the newest offset.
 - ``{"type": "acked", "event_id", "human"}``: the ack was recorded (``human``: the "Got it").
 - ``{"type": "error", "error", "event_id"?}``: a client message was ignored, and why.
 
@@ -32,6 +39,7 @@ __all__ = [
     "error_message",
     "event_message",
     "parse_ack",
+    "recovery_message",
 ]
 
 
@@ -44,9 +52,12 @@ def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
-def event_message(event: UserEvent, needs_ack: bool = False) -> str:
+def event_message(
+    event: UserEvent, needs_ack: bool = False, offset: str | None = None, recovered: bool = False
+) -> str:
     """The notification message for one (validated) event; `needs_ack`: it asks for the
-    person's acknowledgement."""
+    person's acknowledgement; `offset`, its place in the user's history; `recovered`, it is
+    sent again to a browser that missed it."""
     notice = Notice.from_event(event)
     summary = summarize(notice)
     return _dumps(
@@ -62,6 +73,21 @@ def event_message(event: UserEvent, needs_ack: bool = False) -> str:
             "payload": notice.payload,
             "key": supersede_key(event.event_type, notice.payload),
             "needs_ack": needs_ack,
+            "offset": offset,
+            "recovered": recovered,
+        }
+    )
+
+
+def recovery_message(since: str | None, recovered: int, complete: bool, offset: str | None) -> str:
+    """Ends what a (re)connecting browser missed after `since`."""
+    return _dumps(
+        {
+            "type": "recovery",
+            "since": since,
+            "recovered": recovered,
+            "complete": complete,
+            "offset": offset,
         }
     )
 

@@ -7,6 +7,8 @@ Routes:
   expired or revoked token is refused here, before the upgrade, with HTTP 401 and the reason as
   the body; a good one sets ``connection.username`` to the user id and ``connection.token_grant``
   to what it grants (the hub closes the socket when the token expires or is revoked).
+  ``&since=OFFSET``, the last history offset the browser saw, asks for what it missed
+  (``connection.recover_since``); a malformed one is refused with 400.
 - ``GET /whoami?token=TOKEN``: 200 with ``{"user_id": …}`` or 401 with the reason. Browsers
   cannot read a refused WebSocket handshake's status, so the page asks here to say why.
 - ``GET /ack/<signed>[?confirm=yes]``: a one-click acknowledgement link (``ack_links.py``).
@@ -29,6 +31,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from channels import ACK_PATH
+from store import OFFSET_PATTERN
 
 from .ack_links import AckLinks
 from .tokens import SessionGrant, TokenError, read_token
@@ -103,8 +106,12 @@ class Handshake:
                 grant = self._grant(url.query)
             except TokenError as exc:
                 return _text(http.HTTPStatus.UNAUTHORIZED, str(exc))
+            since = parse_qs(url.query).get("since", [None])[0]
+            if since is not None and not OFFSET_PATTERN.fullmatch(since):
+                return _text(http.HTTPStatus.BAD_REQUEST, "malformed since (an offset: 123-0)")
             connection.username = grant.user_id
             connection.token_grant = grant  # the hub closes the socket when it stops holding
+            connection.recover_since = since
             return None  # go on with the upgrade (a plain GET gets websockets' 426)
         if url.path in ("/", "/index.html"):
             return _response(

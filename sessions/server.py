@@ -4,7 +4,8 @@ In a background thread for tests and tools (`SessionServer` as a context manager
 foreground for ``notify sessions`` (`run`), which stops cleanly on SIGTERM/SIGINT. Default
 address 0.0.0.0:8570 (DESIGN.md "Ports"); the SUB connects to ``NOTIFY_INGRESS_XPUB`` (every
 ingress XPUB when given several). Settings read: ``session_secret``, ``xpub_connect``,
-``web_ack_timeout_s`` (a recorded ack lives at least twice as long), ``redis_url``,
+``web_ack_timeout_s`` (a recorded ack lives at least twice as long), ``session_history_size``
+and ``session_history_s`` (what a reconnecting browser can recover), ``redis_url``,
 ``key_prefix``.
 """
 
@@ -123,6 +124,7 @@ class SessionServer:
         assert self.hub is not None
         session = self.hub.join(connection.username, connection)
         try:
+            await self.hub.recover(session, getattr(connection, "recover_since", None))
             async for message in connection:
                 await self.hub.on_message(session, message)
         except ConnectionClosed:
@@ -146,7 +148,8 @@ class SessionServer:
             self._curve.apply(sub)
         for address in self.xpub_addresses:
             sub.connect(address)
-        self.hub = hub = Hub(sub, self.store, self.ack_ttl_s, self._asks_for_ack)
+        history = (self.settings.session_history_size, self.settings.session_history_s)
+        self.hub = hub = Hub(sub, self.store, self.ack_ttl_s, self._asks_for_ack, history)
         pump = asyncio.create_task(hub.pump(), name="xpub-pump")
         enforcer = asyncio.create_task(self._enforce(hub), name="token-enforcer")
         try:

@@ -1,5 +1,5 @@
 """Redis access only: claims, presence, directory, delivery log, channel claims, web acks, the
-due set; keys.py names every key. Nothing outside this package talks to Redis."""
+sessions' history, the due set; keys.py names every key. Nothing outside this package talks to Redis."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from .delivery_log import DeliveryLog
 from .directory import Directory, UserProfile, mute_key
 from .due import DueWork, Taken, link_member, round_member
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
+from .history import OFFSET_PATTERN, History, Recovery, offset_after
 from .human_acks import HumanAck, HumanAcks, TokenGrant
 from .keyring import Grant, KeyRing, Role
 from .keys import CLAIM_TTL_S, Keys
@@ -53,6 +54,7 @@ __all__ = [
     "Fence",
     "Finalized",
     "Grant",
+    "History",
     "HumanAck",
     "HumanAcks",
     "TokenGrant",
@@ -60,6 +62,7 @@ __all__ = [
     "Keys",
     "Liveness",
     "Presence",
+    "Recovery",
     "Role",
     "Seen",
     "Store",
@@ -77,6 +80,8 @@ __all__ = [
     "start_embedded_redis",
     "validate_user_id",
     "wait_for_redis",
+    "offset_after",
+    "OFFSET_PATTERN",
 ]
 
 #: What a Redis failure raises, for callers outside this package.
@@ -123,6 +128,7 @@ class Store:
         self.breakers = Breakers(self.client, self.keys)
         self.supersessions = Supersessions(self.client, self.keys)
         self.human_acks = HumanAcks(self.client, self.keys)
+        self.history = History(self.client, self.keys)
 
     def record_fast_deliveries(self, events: list[tuple[str, str]], detail: str) -> None:
         """NORMAL events handed to a live subscriber by the ingress: DELIVERED via WEB, and one

@@ -66,6 +66,18 @@ class Keys:
         """String: the due member of the attempt waiting for the acknowledgement."""
         return f"{self.prefix}humanwait:{{{user_id}}}:{event_id}"
 
+    def history(self, user_id: str) -> str:
+        """Stream: the events the session servers forwarded to the user (store/history.py)."""
+        return f"{self.prefix}history:{{{user_id}}}"
+
+    def history_seen(self, user_id: str, event_id: str) -> str:
+        """String: the offset one event is kept at in the user's history."""
+        return f"{self.prefix}histseen:{{{user_id}}}:{event_id}"
+
+    def history_cut(self, user_id: str) -> str:
+        """String: the newest offset trimmed from the user's history."""
+        return f"{self.prefix}histcut:{{{user_id}}}"
+
     def breaker(self, channel: str) -> str:
         """Hash: a provider's circuit breaker (store/breakers.py)."""
         return f"{self.prefix}breaker:{channel}"

@@ -8,6 +8,7 @@ from here (`from tests.helpers import wait_until`), never from a conftest.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,12 +17,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from websockets.sync.client import ClientConnection, connect
 
 from channels import Deps, Notice
 from client import FINAL_STATUSES, Dealer
@@ -338,3 +340,20 @@ class RunningBot:
     def halt(self) -> None:
         self.stop.set()
         self.thread.join(20.0)
+
+
+@contextmanager
+def browser(
+    ws_url: str, token: str, since: str | None = None, **options: Any
+) -> Iterator[ClientConnection]:
+    """A browser's session socket, past what every connect begins with: the events recovered
+    after `since` (the last history offset it saw), kept as `ws.recovered`, then the `recovery`
+    message, kept as `ws.recovery`."""
+    query = f"?token={token}" + (f"&since={since}" if since else "")
+    with connect(ws_url + query, open_timeout=10, **options) as ws:
+        ws.recovered = []
+        while (message := json.loads(ws.recv(timeout=10)))["type"] != "recovery":
+            assert message["type"] == "event" and message["recovered"], message
+            ws.recovered.append(message)
+        ws.recovery = message
+        yield ws

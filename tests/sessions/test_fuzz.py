@@ -8,9 +8,9 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from websockets.sync.client import connect
 
 from sessions import ClientMessageError, parse_ack
+from tests.helpers import browser
 
 MESSAGES = st.one_of(
     st.text(max_size=300),
@@ -38,14 +38,14 @@ def test_a_socket_fed_garbage_gets_error_messages_and_the_server_keeps_serving(
     session_server, token_for, new_id
 ):
     examples = [MESSAGES.example() for _ in range(300)]
-    url = f"{session_server.ws_url}?token={token_for(new_id('fuzzws'))}"
-    with connect(url, open_timeout=10, max_size=None) as ws:
+    token = token_for(new_id("fuzzws"))
+    with browser(session_server.ws_url, token, max_size=None) as ws:
         for message in examples:
             if isinstance(message, bytes | str) and len(message) > 16 * 1024:
                 continue
             ws.send(message)
             reply = json.loads(ws.recv(timeout=10))
             assert reply["type"] == "error" and reply["error"]
-    with connect(url, open_timeout=10) as again:
+    with browser(session_server.ws_url, token) as again:
         again.send('{"ack": "never-sent"}')
         assert json.loads(again.recv(timeout=10))["error"] == "unknown event"

@@ -16,12 +16,13 @@ from websockets.sync.client import ClientConnection, connect
 
 from client import Dealer, make_event
 from sessions import SessionServer, load_secret, make_token
+from tests.helpers import browser as open_browser
 from tests.helpers import free_port, spawn, start_ingress, stop_process, wait_for_line, wait_until
 
 
 @contextmanager
 def browser(server: SessionServer, token: str) -> Iterator[ClientConnection]:
-    with connect(f"{server.ws_url}?token={token}", open_timeout=10) as ws:
+    with open_browser(server.ws_url, token) as ws:
         yield ws
 
 
@@ -258,7 +259,7 @@ def test_foreground_server_stops_cleanly_on_signal(
     try:
         wait_for_line(log_path, "session server ready", process)
         user = new_id("foreground")
-        with connect(f"ws://127.0.0.1:{port}/ws?token={token_for(user)}", open_timeout=10) as ws:
+        with open_browser(f"ws://127.0.0.1:{port}/ws", token_for(user)) as ws:
             wait_until(lambda: store.presence.is_present(user), "presence")
             process.send_signal(signum)
             with pytest.raises(ConnectionClosed):

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from websockets.sync.client import connect
 
 from client import make_event
 from proto import AckStatus, ChannelType
-from tests.helpers import wait_until
+from tests.helpers import browser, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -20,7 +19,7 @@ def test_critical_web_delivery_counts_when_the_browser_acks(
 ):
     user = new_id("browser")
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/9/{user}")
-    with connect(f"{session_server.ws_url}?token={token_for(user)}", open_timeout=10) as ws:
+    with browser(session_server.ws_url, token_for(user)) as ws:
         wait_until(lambda: store.presence.is_present(user), "presence of the browser session")
         event = make_event(
             user,
@@ -57,7 +56,7 @@ def test_critical_web_delivery_without_ack_escalates(
 ):
     user = new_id("silent")
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/9/{user}")
-    with connect(f"{session_server.ws_url}?token={token_for(user)}", open_timeout=10) as ws:
+    with browser(session_server.ws_url, token_for(user)) as ws:
         wait_until(lambda: store.presence.is_present(user), "presence of the browser session")
         event = make_event(user, "ORDER_FILLED", "CRITICAL", [("WEB", False), ("DISCORD", False)])
         client.send(event)
