@@ -180,6 +180,12 @@ class Settings(BaseSettings):
     #: Where browsers reach the session server: the base of one-click acknowledgement links
     #: (default: this machine's session server, http://127.0.0.1:<NOTIFY_SESSIONS_PORT>).
     public_url: str = ""
+    #: Flood guard: beyond this many NORMAL events of one type for one user within the window,
+    #: the rest of the window's go out as one digest per channel at its end (0: no guard).
+    flood_limit: int = Field(default=20, ge=0)
+    flood_window_s: int = Field(default=60, ge=1, le=3600)
+    #: Seconds added to the clock that users' quiet hours are read by (drills and tests).
+    clock_offset_s: float = 0.0
     #: Circuit breaker per provider, shared by the workers: transient failures seen by this many
     #: different users within the window open it, and attempts on that provider skip to the
     #: next channel for the cool-down; then one probe goes through.

@@ -15,6 +15,7 @@ from .ack_links import ACK_PATH, ack_url, read_ack_link
 from .base import AddressSpec, Channel
 from .deliver import deliver
 from .deps import Deps
+from .digest import digest_item, digest_notice
 from .discord import CHANNEL as DISCORD
 from .email import CHANNEL as EMAIL
 from .notice import Notice
@@ -39,6 +40,8 @@ __all__ = [
     "read_ack_link",
     "Summary",
     "deliver",
+    "digest_item",
+    "digest_notice",
     "resolve_active_session",
     "summarize",
 ]

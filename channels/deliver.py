@@ -14,6 +14,7 @@ from .deps import Deps
 from .errors import internal_error
 from .notice import Notice
 from .outcome import Kind, Outcome, SkipCode
+from .render import DIGEST
 
 __all__ = ["deliver"]
 
@@ -32,7 +33,11 @@ def deliver(channel: Channel, notice: Notice, profile: UserProfile, deps: Deps) 
                 f"{channel.name.lower()} not configured: {channel.client_setting} unset"
             )
         rendered = channel.render(notice)
-        key = supersede_key(EventType.Value(notice.event_type), notice.payload)
+        key = (
+            supersede_key(EventType.Value(notice.event_type), notice.payload)
+            if notice.event_type != DIGEST
+            else None
+        )
         shown = deps.store.supersessions.shown(notice.user_id, key, channel.name) if key else None
         started = time.perf_counter()
         outcome = channel.edit(rendered, address, shown, deps) if shown else None

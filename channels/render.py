@@ -15,7 +15,7 @@ from typing import Any
 
 from .notice import Notice
 
-__all__ = ["Summary", "summarize"]
+__all__ = ["DIGEST", "Summary", "summarize"]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 MAX_PLAIN_EXPONENT = 40
 #: Longest text shown for one payload field.
 MAX_FIELD_CHARS = 500
+#: The event type of a digest notice (channels/digest.py): not a wire type, never on the wire.
+DIGEST = "DIGEST"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,8 @@ _BY_PREFIX: tuple[tuple[str, Callable[[Notice], Summary]], ...] = (
 
 def summarize(notice: Notice) -> Summary:
     """Title and lines for any event; falls back to the generic form, never raises."""
+    if notice.event_type == DIGEST:  # built by channels/digest.py, already in words
+        return Summary(str(notice.payload["title"]), tuple(notice.payload["lines"]))
     for prefix, render in _BY_PREFIX:
         if notice.event_type.startswith(prefix):
             try:

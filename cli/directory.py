@@ -84,20 +84,45 @@ def _address_changes(current, given: dict[str, object]) -> dict[str, object]:
     return changes
 
 
+def _quiet_changes(current, quiet: str | None, tz: str | None) -> tuple[dict[str, str], str | None]:
+    """The profile fields --quiet/--tz change, or the problem with them."""
+    from tasks.quiet_hours import QuietHours, QuietHoursError
+
+    changes = {}
+    if quiet is not None:
+        changes["quiet"] = "" if quiet.lower() in ("off", "") else quiet.strip()
+    if tz is not None:
+        changes["timezone"] = tz.strip()
+    window = changes.get("quiet", current.quiet if current else "")
+    if window:
+        try:
+            QuietHours.parse(window, changes.get("timezone", current.timezone if current else ""))
+        except QuietHoursError as exc:
+            return changes, str(exc)
+    return changes, None
+
+
 def user_set(
     user_id: str,
     *,
     mute: list[str] | None = None,
     unmute: list[str] | None = None,
+    quiet: str | None = None,
+    tz: str | None = None,
     **addresses: object,
 ) -> None:
-    """Set a user's addresses and mutes; unnamed ones stay as they are.
+    """Set a user's addresses, mutes and quiet hours; unnamed ones stay as they are.
+
+    During quiet hours NORMAL events are held and sent as one digest per channel when they
+    end; CRITICAL events always go through.
 
     \b
     Examples:
       notify user set alice --email alice@example.com --telegram-chat 4242
       notify user set alice --slack-webhook https://hooks.slack.com/services/T/B/X
       notify user set alice --push-token device-abc --mute EMAIL:STRATEGY_LOG
+      notify user set alice --quiet 23:00-07:00 --tz Europe/Berlin
+      notify user set alice --quiet off
     """
     from channels import CHANNELS
     from proto import EventType
@@ -117,7 +142,11 @@ def user_set(
         raise typer.Exit(2)
     store = store_or_exit(settings_or_exit())
     current = store.directory.get(user_id)
-    changes = _address_changes(current, addresses)
+    quiet_changes, problem = _quiet_changes(current, quiet, tz)
+    if problem:
+        typer.echo(f"notify: {problem}", err=True)
+        raise typer.Exit(2)
+    changes = _address_changes(current, addresses) | quiet_changes
     muted = list(current.muted) if current else []
     muted += [m for m in mute or [] if m not in muted]
     changes["muted"] = tuple(m for m in muted if m not in (unmute or []))
@@ -138,6 +167,19 @@ user_set.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         _keyword(
             "unmute",
             Annotated[list[str] | None, typer.Option(help="CHANNEL:EVENT_TYPE to deliver again.")],
+        ),
+        _keyword(
+            "quiet",
+            Annotated[
+                str | None,
+                typer.Option(help="Quiet hours HH:MM-HH:MM in --tz, e.g. 23:00-07:00; off: none."),
+            ],
+        ),
+        _keyword(
+            "tz",
+            Annotated[
+                str | None, typer.Option(help="The user's time zone (IANA), e.g. Europe/Berlin.")
+            ],
         ),
     ]
 )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from proto import AckStatus, EventAck, Limits, Priority, UserEvent
+from proto import AckStatus, EventAck, Limits, Priority, UserEvent, held_until
 
 from .connection import FAILOVER_S, CurveKeys, Dealer
 from .errors import NoFinalAck
@@ -334,6 +334,10 @@ class Engine:
         final = ack.status in FINAL_STATUSES
         if ack.status == AckStatus.QUEUED:
             item.queued = True
+            held = held_until(ack.error_message)
+            if held is not None:  # held for the user's quiet hours: final after they end
+                left = held - time.time() + self.options.normal_ttl_s
+                self.tracker.extend(item, time.monotonic() + left + self.options.final_ack_grace_s)
         item.handle.acked(ack, final)  # before the slot is freed: a flush sees it resolved
         if self._on_ack is not None:
             try:

@@ -87,12 +87,18 @@ class Tracker:
                 ready.append(item)
         return ready
 
+    def extend(self, item: InFlight, give_up_at: float) -> None:
+        """Wait for `item` until `give_up_at` instead, when that is later."""
+        if give_up_at > item.give_up_at:
+            item.give_up_at = give_up_at
+            heapq.heappush(self._deadlines, (give_up_at, next(self._order), item))
+
     def expired(self, now: float) -> list[InFlight]:
         """The tracked events past their give-up time, no longer tracked."""
         gone = []
         while self._deadlines and self._deadlines[0][0] <= now:
-            _, _, item = heapq.heappop(self._deadlines)
-            if self._items.get(item.event_id) is item:
+            deadline, _, item = heapq.heappop(self._deadlines)
+            if item.give_up_at == deadline and self._items.get(item.event_id) is item:
                 del self._items[item.event_id]
                 gone.append(item)
         return gone

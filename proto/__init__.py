@@ -19,6 +19,7 @@ from .framing import (
     topic_for,
     user_of_topic,
 )
+from .held import held_message, held_until
 from .relay import AckRelay, PublishRelay, RelayError, decode_relay, encode_relay
 from .supersede import SUPERSEDING_TYPES, supersede_key
 from .user_events_pb2 import (
@@ -41,6 +42,8 @@ from .validation import (
 )
 
 __all__ = [
+    "held_message",
+    "held_until",
     "AckRelay",
     "AckStatus",
     "ChannelPreference",

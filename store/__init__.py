@@ -1,5 +1,5 @@
 """Redis access only: claims, presence, directory, delivery log, channel claims, web acks, the
-sessions' history, the due set; keys.py names every key. Nothing outside this package talks to Redis."""
+sessions' history, digests, the due set; keys.py names every key. Nothing outside this package talks to Redis."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from .claims import (
     Seen,
 )
 from .delivery_log import DeliveryLog
+from .digests import Digested, Digests
 from .directory import Directory, UserProfile, mute_key
 from .due import DueWork, Taken, link_member, round_member
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
@@ -48,6 +49,8 @@ __all__ = [
     "ClaimState",
     "Claims",
     "DeliveryLog",
+    "Digested",
+    "Digests",
     "Directory",
     "DueWork",
     "EmbeddedRedisError",
@@ -129,6 +132,7 @@ class Store:
         self.supersessions = Supersessions(self.client, self.keys)
         self.human_acks = HumanAcks(self.client, self.keys)
         self.history = History(self.client, self.keys)
+        self.digests = Digests(self.client, self.keys)
 
     def record_fast_deliveries(self, events: list[tuple[str, str]], detail: str) -> None:
         """NORMAL events handed to a live subscriber by the ingress: DELIVERED via WEB, and one

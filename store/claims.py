@@ -424,6 +424,18 @@ class Claims:
             return None
         return _text(where[0]), bytes.fromhex(_text(where[1]))
 
+    def hold(self, user_id: str, event_id: str, until: float) -> tuple[str, bytes] | None:
+        """A NORMAL event held for a digest until `until`: its TTL counts from then (the sweep
+        reads the open set's score as its start); (ingress id, routing id) to tell the
+        container, or None when the event is no longer open."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.zadd(self._open_key(False), {open_member(user_id, event_id): until}, xx=True, gt=True)
+        pipe.hmget(self._keys.claim(user_id, event_id), "state", "ingress_id", "routing_id")
+        _, (state, ingress_id, routing_hex) = pipe.execute()
+        if state not in (b"PENDING", b"QUEUED") or not ingress_id:
+            return None
+        return _text(ingress_id), bytes.fromhex(_text(routing_hex or b""))
+
     def advance_round(
         self, user_id: str, event_id: str, round_no: int, entry: str, due_at: float
     ) -> bool:

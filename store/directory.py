@@ -33,6 +33,12 @@ class UserProfile:
     slack_webhook: str = ""
     #: "CHANNEL:EVENT_TYPE" pairs, e.g. "EMAIL:STRATEGY_LOG".
     muted: tuple[str, ...] = field(default=())
+    #: Quiet hours, "HH:MM-HH:MM" in `timezone` (an IANA name; UTC when empty): NORMAL events
+    #: are held for one digest at their end (tasks/quiet_hours.py). Empty: none.
+    quiet: str = ""
+    timezone: str = ""
+    #: "CHANNEL@<unix time>" of each channel's last good `notify user verify`.
+    verified: tuple[str, ...] = field(default=())
 
     def is_muted(self, channel: str, event_type: str) -> bool:
         return mute_key(channel, event_type) in self.muted
@@ -41,10 +47,11 @@ class UserProfile:
         data = asdict(self)
         data["push_tokens"] = list(self.push_tokens)
         data["muted"] = list(self.muted)
+        data["verified"] = list(self.verified)
         return data
 
 
-_LIST_FIELDS = {"push_tokens", "muted"}
+_LIST_FIELDS = {"push_tokens", "muted", "verified"}
 
 
 class Directory:

@@ -78,6 +78,22 @@ class Keys:
         """String: the newest offset trimmed from the user's history."""
         return f"{self.prefix}histcut:{{{user_id}}}"
 
+    def digest(self, user_id: str, channel: str) -> str:
+        """Hash: events held for the user's next digest on one channel (store/digests.py)."""
+        return f"{self.prefix}digest:{{{user_id}}}:{channel}"
+
+    def digest_lease(self, user_id: str, channel: str) -> str:
+        """String: the token of the attempt sending that digest now."""
+        return f"{self.prefix}digestlease:{{{user_id}}}:{channel}"
+
+    def digested(self, user_id: str, event_id: str) -> str:
+        """String: the digest that carried an event (channel, size, time)."""
+        return f"{self.prefix}digested:{{{user_id}}}:{event_id}"
+
+    def flood(self, user_id: str, event_type: str, window: int) -> str:
+        """Hash: event id -> rank among the user's events of a type in one flood window."""
+        return f"{self.prefix}flood:{{{user_id}}}:{event_type}:{window}"
+
     def breaker(self, channel: str) -> str:
         """Hash: a provider's circuit breaker (store/breakers.py)."""
         return f"{self.prefix}breaker:{channel}"

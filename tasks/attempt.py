@@ -42,6 +42,7 @@ from .app import app
 from .chain import attempt_signature
 from .contract import Carry, Job, Link, ParkedLink, Preference, attempt_args
 from .deps import get_deps
+from .digests import digest_step
 from .effects import apply_effects
 from .escalation import give_up_at, retry_delay
 from .finish import finish_event
@@ -97,7 +98,7 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
 
     preference = job.plan[link.index]
     kind = link.resolved if link.resolved is not None else preference.channel
-    outcome = _precheck(job, preference, kind, deps, now)
+    outcome = _precheck(job, link, preference, kind, deps, now)
     if outcome is None and kind == ChannelType.ACTIVE_SESSION:
         resolved = resolve_active_session(job.user_id, deps)
         if resolved is not None:
@@ -116,9 +117,14 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
         if asks:
             notice = with_ack_link(notice, channel, deps)
         profile = deps.store.directory.get(job.user_id) or UserProfile(user_id=job.user_id)
-        outcome = _muted(job, link, channel, notice, profile) or _send(
-            task, carry, link, channel, notice, profile, deps, now, asks
-        )
+        outcome = _muted(job, link, channel, notice, profile)
+        if outcome is None and not job.critical and channel.external:
+            held = digest_step(job, channel, notice, profile, deps, now)
+            if isinstance(held, float):  # held for a digest: wait for it without a worker
+                raise _Wait(held, replace(link, held_until=max(held, link.held_until or 0.0)))
+            outcome = held
+        if outcome is None:
+            outcome = _send(task, carry, link, channel, notice, profile, deps, now, asks)
         if channel.external and outcome.latency_s is not None:  # the provider answered
             _count_for_breaker(channel, job.user_id, outcome, deps)
     if channel is not None:
@@ -157,7 +163,7 @@ def _record(task, carry, link, preference, kind, outcome, deps, now, asks=False)
         return _finish_here(task, replace(done, delivered=kind))
 
     settings = deps.settings
-    deadline = give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s)
+    deadline = _give_up_at(job, link, settings)
     delay = retry_delay(
         outcome, link.tries, settings.channel_retries, settings.retry_base_s, now, deadline
     )
@@ -181,10 +187,17 @@ def _finish_here(task, carry: Carry) -> Carry:
     return carry
 
 
-def _precheck(job: Job, preference: Preference, kind: int, deps, now: float) -> Outcome | None:
+def _give_up_at(job: Job, link: Link, settings) -> float:
+    """The event's deadline or TTL; a NORMAL event held for a digest has its TTL from then."""
+    held = link.held_until + settings.normal_ttl_s if link.held_until else 0.0
+    return max(give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s), held)
+
+
+def _precheck(
+    job: Job, link: Link, preference: Preference, kind: int, deps, now: float
+) -> Outcome | None:
     """An Outcome when the attempt must not even try (expired, no session, not active)."""
-    settings = deps.settings
-    if now >= give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s):
+    if now >= _give_up_at(job, link, deps.settings):
         what = "deadline" if job.critical else "TTL"
         return Outcome.skipped(SkipCode.EXPIRED, f"{what} passed before this attempt")
     channel = CHANNELS.get(kind)

@@ -140,6 +140,9 @@ class Link:
     #: When a provider accepted an event that asks for a person's acknowledgement: the wait for
     #: that acknowledgement counts from here.
     accepted_at: float | None = None
+    #: Until when it was held for a digest (quiet hours, the flood guard): a NORMAL event's
+    #: TTL counts from here.
+    held_until: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"v": VERSION, "index": self.index, "tries": self.tries}
@@ -151,6 +154,8 @@ class Link:
             data["sent_at"] = self.sent_at
         if self.accepted_at is not None:
             data["accepted_at"] = self.accepted_at
+        if self.held_until is not None:
+            data["held_until"] = self.held_until
         return data
 
     @classmethod
@@ -163,6 +168,7 @@ class Link:
             resolved=_channel(resolved) if resolved else None,
             sent_at=data.get("sent_at"),
             accepted_at=data.get("accepted_at"),
+            held_until=data.get("held_until"),
         )
 
     @classmethod
