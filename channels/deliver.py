@@ -12,9 +12,8 @@ from store import UserProfile
 from .base import Channel
 from .deps import Deps
 from .errors import internal_error
-from .notice import Notice
+from .notice import IN_WORDS, Notice
 from .outcome import Kind, Outcome, SkipCode
-from .render import DIGEST
 
 __all__ = ["deliver"]
 
@@ -35,7 +34,7 @@ def deliver(channel: Channel, notice: Notice, profile: UserProfile, deps: Deps) 
         rendered = channel.render(notice)
         key = (
             supersede_key(EventType.Value(notice.event_type), notice.payload)
-            if notice.event_type != DIGEST
+            if notice.event_type != IN_WORDS
             else None
         )
         shown = deps.store.supersessions.shown(notice.user_id, key, channel.name) if key else None

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from .notice import Notice
-from .render import DIGEST, _s, summarize
+from .render import _s, summarize
 
 __all__ = ["digest_item", "digest_notice"]
 
@@ -61,10 +61,5 @@ def digest_notice(user_id: str, items: list[dict[str, Any]], why: str) -> Notice
     latest = [f"• {item['title']}" for item in items[-LATEST_SHOWN:]]
     more = len(items) - len(latest)
     lines = [", ".join(parts), *latest] + ([f"… and {more} earlier"] if more else [])
-    return Notice(
-        user_id=user_id,
-        event_id=f"digest-{items[-1]['time'] if items else 0}",
-        event_type=DIGEST,
-        priority="NORMAL",
-        payload={"title": f"{len(items)} notifications {why}", "lines": lines},
-    )
+    event_id = f"digest-{items[-1]['time'] if items else 0}"
+    return Notice.in_words(user_id, event_id, f"{len(items)} notifications {why}", lines)

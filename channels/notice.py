@@ -7,7 +7,11 @@ from typing import Any
 
 from proto import EventType, InvalidEvent, Priority, UserEvent, decode_frame, parse_payload
 
-__all__ = ["Notice"]
+__all__ = ["IN_WORDS", "Notice"]
+
+#: The event type of a notice already in words (a digest, a test message): never on the wire;
+#: its payload holds the "title" and "lines" every channel shows.
+IN_WORDS = "IN_WORDS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,12 @@ class Notice:
             payload=payload,
             frame=frame,
         )
+
+    @classmethod
+    def in_words(cls, user_id: str, event_id: str, title: str, lines: list[str]) -> Notice:
+        """A NORMAL notice that is not an event: its title and lines as given."""
+        payload = {"title": title, "lines": lines}
+        return cls(user_id, event_id, IN_WORDS, "NORMAL", payload=payload)
 
     @classmethod
     def from_frame(cls, frame: bytes) -> Notice:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .notice import Notice
+from .notice import IN_WORDS, Notice
 
-__all__ = ["DIGEST", "Summary", "summarize"]
+__all__ = ["Summary", "summarize"]
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 MAX_PLAIN_EXPONENT = 40
 #: Longest text shown for one payload field.
 MAX_FIELD_CHARS = 500
-#: The event type of a digest notice (channels/digest.py): not a wire type, never on the wire.
-DIGEST = "DIGEST"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +181,7 @@ _BY_PREFIX: tuple[tuple[str, Callable[[Notice], Summary]], ...] = (
 
 def summarize(notice: Notice) -> Summary:
     """Title and lines for any event; falls back to the generic form, never raises."""
-    if notice.event_type == DIGEST:  # built by channels/digest.py, already in words
+    if notice.event_type == IN_WORDS:  # a digest or a test message
         return Summary(str(notice.payload["title"]), tuple(notice.payload["lines"]))
     for prefix, render in _BY_PREFIX:
         if notice.event_type.startswith(prefix):

@@ -103,6 +103,12 @@ class Directory:
         if kept != current:
             self.update(user_id, **{field_name: kept})
 
+    def record_verified(self, user_id: str, channel: str, at: float) -> UserProfile:
+        """`channel` reached the user at `at` (`notify user verify`): replaces its last entry."""
+        profile = self.get(user_id) or UserProfile(user_id=user_id)
+        kept = tuple(v for v in profile.verified if v.partition("@")[0] != channel)
+        return self.update(user_id, verified=(*kept, f"{channel}@{at:.0f}"))
+
     def update(self, user_id: str, **changes) -> UserProfile:
         """Write only the named fields (a concurrent update of other fields is kept); returns
         the new profile."""

@@ -61,6 +61,43 @@ def test_user_set_then_show(stack_env, new_id):
     assert "muted:           -" in removed.stdout
 
 
+def test_user_verify_sends_a_test_through_each_channel_and_show_prints_when(
+    stack_env, clean_sandbox, new_id
+):
+    user = new_id("verify")
+    chat = str(abs(hash(user)) % 10**9 + 10**9)
+    discord = f"{clean_sandbox.url}/discord/api/webhooks/9/{user}"
+    done = notify(
+        stack_env, "user", "set", user, "--telegram-chat", chat, "--email", f"{user}@example.com",
+        "--discord-webhook", discord, "--quiet", "23:00-07:00", "--tz", "Europe/Berlin",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "quiet:           23:00-07:00" in done.stdout
+    assert "timezone:        Europe/Berlin" in done.stdout
+    clean_sandbox.state.set_switch("discord", "server_error")
+
+    verified = notify(stack_env, "user", "verify", user)
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    lines = verified.stdout.splitlines()
+    assert [line.split()[:2] for line in lines[:-1]] == [
+        ["TELEGRAM", "ok"],
+        ["EMAIL", "ok"],
+        ["DISCORD", "FAILED"],
+    ]
+    assert lines[-1] == "2 of 3 channels verified"
+    [message] = clean_sandbox.state.sent_to(int(chat))
+    assert message["text"].startswith("Test notification")
+    assert clean_sandbox.state.requests("sendgrid"), "the email went to the provider"
+
+    shown = notify(stack_env, "user", "show", user).stdout
+    [line] = [line for line in shown.splitlines() if line.startswith("verified:")]
+    assert "TELEGRAM 20" in line and "EMAIL 20" in line and "DISCORD" not in line
+    assert notify(stack_env, "user", "verify", new_id("nobody")).returncode == 1
+    bare = new_id("bare")
+    notify(stack_env, "user", "set", bare)
+    assert notify(stack_env, "user", "verify", bare).returncode == 2
+
+
 def test_user_set_refuses_bad_input_with_one_line(stack_env):
     done = notify(
         stack_env,
@@ -75,6 +112,9 @@ def test_user_set_refuses_bad_input_with_one_line(stack_env):
         "notify: user id must be 1-128 characters of [A-Za-z0-9._:@-]: 'bad user!'"
     ]
     assert notify(stack_env, "user", "show", "nobody-at-all").returncode == 1
+    for quiet in (["--quiet", "23:00-7"], ["--quiet", "23:00-07:00", "--tz", "Mars/Base"]):
+        done = notify(stack_env, "user", "set", "someone", *quiet)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_send_critical_prints_queued_then_delivered(pipeline, stack_env, store, new_id):
