@@ -1,12 +1,15 @@
 """`notify demo`: a realistic minute against the running stack (`notify up`).
 
-Three users with every address (the sandbox stands in for every provider), and a mix of
+Four users with every address (the sandbox stands in for every provider), and a mix of
 INFORMATIONAL, NORMAL and CRITICAL events of every payload type: an order filled, alerts, a
 strategy log burst, a backtest, and a liquidation warning while Discord answers 500, so it
 escalates to Telegram, where it waits for the person's "Got it" (a liquidation, a rejected order
 and a strategy error ask for it): a simulated person (demo_person.py) presses the button or opens
-the one-click link a few seconds after each such message arrives. Each ack is printed as it
-arrives; a summary table ends it.
+the one-click link a few seconds after each such message arrives. Also: a position update
+edited in place in Telegram; dave's quiet hours, which hold his NORMAL events for one digest
+at their end (set to end about a minute after the last event is sent) while his order fill goes
+through; and carol's noisy strategy, which the flood guard turns into one digest. Each ack is
+printed as it arrives; a summary table ends it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from .common import settings_or_exit, store_or_exit
 
 __all__ = ["demo"]
 
-USERS = ("alice", "bob", "carol")
+USERS = ("alice", "bob", "carol", "dave")
+#: The demo user whose quiet hours are on while the demo runs.
+QUIET_USER = "dave"
 #: How often the person looks at what arrived.
 TICK_S = 0.5
 
@@ -38,9 +43,11 @@ class Step:
     priority: str
     channels: tuple[str, ...]
     payload: Any
+    #: Sent this many times at once (a burst).
+    repeat: int = 1
 
 
-def _scenario() -> list[Step]:
+def _scenario(flood_limit: int) -> list[Step]:
     from client import (
         AlertEventPayload,
         BacktestEventPayload,
@@ -67,11 +74,29 @@ def _scenario() -> list[Step]:
         Step("bob", "ALERT_TRIGGERED", "NORMAL", ("ACTIVE_SESSION", "TELEGRAM"),
              AlertEventPayload(alert_id="a-7", symbol="ETH/USDT", condition="ETH > 3000",
                                triggered_price="3001.25")),
-        Step("carol", "POSITION_UPDATED", "NORMAL", ("PUSH",),
+        Step("carol", "POSITION_UPDATED", "NORMAL", ("TELEGRAM",),
              PositionEventPayload(position_id="p-9", symbol="SOL/USDT", side="long", size="40",
                                   entry_price="142.1", current_price="139.8",
                                   unrealized_pnl="-92.0", leverage="3")),
+        Step(QUIET_USER, "ALERT_TRIGGERED", "NORMAL", ("TELEGRAM",),
+             AlertEventPayload(alert_id="a-3", symbol="BTC/USDT", condition="BTC > 51000",
+                               triggered_price="51000.5")),
         *burst[:6],
+        Step(QUIET_USER, "STRATEGY_LOG", "NORMAL", ("TELEGRAM",),
+             StrategyEventPayload(strategy_id="dca-4", strategy_name="night DCA",
+                                  log_level="info", message="bought 0.01 BTC"), repeat=3),
+        Step("carol", "STRATEGY_LOG", "NORMAL", ("EMAIL",),
+             StrategyEventPayload(strategy_id="mm-3", strategy_name="market maker",
+                                  log_level="debug", message="inventory rebalanced"),
+             repeat=flood_limit + 5 if flood_limit else 0),
+        Step("carol", "POSITION_UPDATED", "NORMAL", ("TELEGRAM",),
+             PositionEventPayload(position_id="p-9", symbol="SOL/USDT", side="long", size="40",
+                                  entry_price="142.1", current_price="141.2",
+                                  unrealized_pnl="-36.0", leverage="3")),
+        Step(QUIET_USER, "ORDER_FILLED", "CRITICAL", ("TELEGRAM",),
+             OrderEventPayload(order_id="o-77", symbol="BTC/USDT", side="buy", order_type="market",
+                               quantity="0.01", fill_price="50990", fill_quantity="0.01",
+                               status="filled")),
         Step("bob", "POSITION_LIQUIDATED", "CRITICAL", ("DISCORD", "TELEGRAM"),
              PositionEventPayload(position_id="p-2", symbol="ETH/USDT", side="long", size="3",
                                   entry_price="3120", current_price="2810",
@@ -109,7 +134,7 @@ def _chats() -> dict[str, str]:
     return {str(4242 + number): user for number, user in enumerate(USERS)}
 
 
-def _users(store, sandbox_url: str) -> None:
+def _users(store, sandbox_url: str, quiet: str) -> None:
     for number, user in enumerate(USERS):
         store.directory.update(
             user,
@@ -118,7 +143,20 @@ def _users(store, sandbox_url: str) -> None:
             push_tokens=(f"device-{user}",),
             discord_webhook=f"{sandbox_url}/discord/api/webhooks/1/demo-{user}",
             slack_webhook=f"{sandbox_url}/slack/services/T0/B0/demo-{user}",
+            quiet=quiet if user == QUIET_USER else "",
+            timezone="Europe/Berlin",
         )
+
+
+def _quiet_window(now: float, ends_after_s: float) -> str:
+    """Quiet hours in Berlin that began hours before `now` (unix s, as the workers' clock
+    reads it) and end at the first full minute at least `ends_after_s` after it: HH:MM-HH:MM."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    later = datetime.fromtimestamp(now + ends_after_s + 60, ZoneInfo("Europe/Berlin"))
+    end = later.replace(second=0, microsecond=0)
+    return f"{end - timedelta(hours=8):%H:%M}-{end:%H:%M}"
 
 
 def demo(
@@ -166,8 +204,10 @@ def demo(
             err=True,
         )
         raise typer.Exit(1) from exc
-    _users(store, sandbox_url)
-    steps = _scenario()
+    # dave's quiet hours end once every event was sent: his digest comes within a minute after.
+    quiet = _quiet_window(time.time() + settings.clock_offset_s, duration + 15)
+    _users(store, sandbox_url, quiet)
+    steps = _scenario(settings.flood_limit)
     sent: dict[str, tuple[Step, Any]] = {}
     acks = _Acks(sent)
     options = ClientOptions(
@@ -182,20 +222,25 @@ def demo(
         on_ack=acks.heard.put, options=options,
     )  # fmt: skip
     began = time.monotonic()
-    typer.echo(f"notify demo: {len(steps)} events for {', '.join(USERS)} over {duration:g}s "
-               f"(Discord answers 500 throughout: watch the liquidation escalate to Telegram and wait "
-               f"for bob's \"Got it\")")  # fmt: skip
+    typer.echo(f"notify demo: {sum(s.repeat for s in steps)} events for {', '.join(USERS)} over "
+               f"{duration:g}s (Discord answers 500 throughout: watch the liquidation escalate to "
+               f"Telegram and wait for bob's \"Got it\"; {QUIET_USER}'s quiet hours are {quiet} "
+               f"Europe/Berlin)")  # fmt: skip
     try:
         set_switch(sandbox_url, "discord", "server_error")
         for number, step in enumerate(steps):
             due = began + duration * number / len(steps)
             acks.print_until(due)
-            event = make_event(
-                step.user, step.event_type, step.priority, step.channels, step.payload
+            for _ in range(step.repeat):
+                event = make_event(
+                    step.user, step.event_type, step.priority, step.channels, step.payload
+                )
+                client.send(event)
+                sent[event.event_id] = (step, event)
+            times = f" x{step.repeat}" if step.repeat > 1 else ""
+            typer.echo(
+                f"{_clock()}  sent  {step.user:6} {step.event_type:22} {step.priority}{times}"
             )
-            client.send(event)
-            sent[event.event_id] = (step, event)
-            typer.echo(f"{_clock()}  sent  {step.user:6} {step.event_type:22} {step.priority}")
         open_events = [e for e, (s, _) in sent.items() if s.priority != "INFORMATIONAL"]
         deadline = time.monotonic() + wait
         while len(acks.finals) < len(open_events) and time.monotonic() < deadline:
@@ -206,7 +251,8 @@ def demo(
         client.close(timeout=0)
         set_switch(sandbox_url, "discord", "ok")
     typer.echo("")
-    for line in _summary(sent, acks.finals, client.stats(), person.pressed):
+    digests = _digests(store, sent)
+    for line in _summary(sent, acks.finals, client.stats(), person.pressed, digests):
         typer.echo(line)
     liquidation = [eid for eid, (s, _) in sent.items() if s.event_type == "POSITION_LIQUIDATED"]
     if liquidation:
@@ -277,7 +323,19 @@ class _Acks:
             typer.echo(f"{_clock()}  ack   {step.user:6} {step.event_type:22} {what}")
 
 
-def _summary(sent: dict, finals: dict, stats, pressed: int) -> list[str]:
+def _digests(store, sent: dict) -> Counter[str]:
+    """Events delivered in a digest, by why ("quiet hours", "flood"), from the delivery log."""
+    held: Counter[str] = Counter()
+    for event_id, (step, _) in sent.items():
+        if step.priority != "NORMAL":
+            continue
+        details = [e.get("detail", "") for e in store.delivery_log.read(step.user, event_id)]
+        if any("in a digest of" in detail for detail in details):
+            held["quiet hours" if step.user == QUIET_USER else "flood guard"] += 1
+    return held
+
+
+def _summary(sent: dict, finals: dict, stats, pressed: int, digests: Counter[str]) -> list[str]:
     from proto import AckStatus, ChannelType
 
     by_priority = Counter(step.priority for step, _ in sent.values())
@@ -299,6 +357,8 @@ def _summary(sent: dict, finals: dict, stats, pressed: int) -> list[str]:
         ("delivered", f"{sum(via.values())}  (" + ", ".join(f"{c} {n}" for c, n in sorted(via.items())) + ")"),
         ("escalated", f"{len(escalated)}  " + "; ".join(escalated)),
         ("acknowledged", f"{pressed}  (\"Got it\" pressed or a link confirmed by the person)"),
+        ("in digests", f"{sum(digests.values())}  ("
+         + ", ".join(f"{why} {n}" for why, n in sorted(digests.items())) + ")"),
         ("failed", f"{len(failed)}  " + "; ".join(failed)),
         ("informational", f"{stats.informational_sent} sent, {stats.informational_dropped} dropped (no ack by design)"),
         ("no final ack", str(waiting)),
