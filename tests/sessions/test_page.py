@@ -12,6 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from client import make_event
 from sessions import load_secret, make_token
+from tests.helpers import browser as open_browser
 from tests.helpers import headless_chromium, wait_until
 
 #: Generous: a cold browser on a loaded CI machine. Only ever an upper bound, never asserted on.
@@ -123,3 +124,53 @@ def test_page_shows_an_update_in_place_of_the_earlier_one(
     assert [li.get_attribute("data-event-id") for li in shown] == [events[1].event_id]
     assert shown[0].get_attribute("data-updated") == "true"
     assert "updated" in shown[0].find_element(By.CLASS_NAME, "meta").text
+
+
+def test_page_reconnects_with_its_offset_and_shows_what_it_missed(
+    browser, session_server, client, store, token_for, new_id
+):
+    user = new_id("away")
+    token = token_for(user)
+    browser.get(f"{session_server.url}/?token={token}")
+    assert wait_for_status(browser, "connected") == f"connected as {user}"
+    seen = make_event(user, "STRATEGY_LOG", "INFORMATIONAL", payload={"message": "before"})
+    missed = make_event(user, "STRATEGY_LOG", "INFORMATIONAL", payload={"message": "while away"})
+    # A second session keeps the user subscribed while the page's socket is down.
+    with open_browser(session_server.ws_url, token) as other:
+        client.send(seen)
+        WebDriverWait(browser, WAIT_S).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, f'li[data-event-id="{seen.event_id}"]'),
+            "first notification never shown",
+        )
+        _drop_page_socket(session_server, user, keep=other.socket.getsockname()[1])
+        client.send(missed)  # the page reconnects after a second: this one it missed
+        kept = store.keys.history_seen(user, missed.event_id)
+        wait_until(lambda: store.client.exists(kept), "the missed event in the history", WAIT_S)
+        selector = f'li[data-event-id="{missed.event_id}"][data-recovered="true"]'
+        item = WebDriverWait(browser, WAIT_S).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, selector), "missed event never recovered"
+        )[0]
+        assert "missed while away" in item.find_element(By.CLASS_NAME, "meta").text
+        assert wait_for_status(browser, "connected") == f"connected as {user}"
+        wait_until(
+            lambda: store.client.get(store.keys.web_ack(user, missed.event_id)) is not None,
+            "the recovered event acked",
+            WAIT_S,
+        )
+    shown = [
+        li.get_attribute("data-event-id")
+        for li in browser.find_elements(By.CSS_SELECTOR, "li.notice")
+    ]
+    assert shown[:2] == [missed.event_id, seen.event_id] and len(set(shown)) == len(shown)
+
+
+def _drop_page_socket(server, user: str, keep: int) -> None:
+    """Close, from the server's side, every socket of `user` but the one from port `keep`."""
+    hub = server.hub
+
+    def close() -> None:
+        for session in list(hub._users[user].sessions):
+            if session.connection.remote_address[1] != keep:
+                session.close(1013, "dropped by the test")
+
+    server._loop.call_soon_threadsafe(close)
