@@ -42,8 +42,6 @@ from .validation import (
 )
 
 __all__ = [
-    "held_message",
-    "held_until",
     "AckRelay",
     "AckStatus",
     "ChannelPreference",
@@ -73,6 +71,8 @@ __all__ = [
     "encode_ack",
     "encode_event",
     "encode_relay",
+    "held_message",
+    "held_until",
     "parse_payload",
     "supersede_key",
     "topic_for",
