@@ -160,7 +160,7 @@ class Settings(BaseSettings):
     web_ack_timeout_s: int = 30
     #: The session servers keep each user's last N events of the last M seconds in Redis, so
     #: a browser that reconnects with the offset it last saw gets what it missed.
-    session_history_size: int = Field(default=100, ge=1, le=10_000)
+    session_history_size: int = Field(default=100, ge=1, le=1000)  # a socket queues 1000
     session_history_s: int = Field(default=300, ge=1, le=86_400)
     telegram_active_s: int = 900
     default_channels_normal: str = "ACTIVE_SESSION,TELEGRAM,EMAIL"

@@ -144,7 +144,7 @@ def _users(store, sandbox_url: str, quiet: str) -> None:
             discord_webhook=f"{sandbox_url}/discord/api/webhooks/1/demo-{user}",
             slack_webhook=f"{sandbox_url}/slack/services/T0/B0/demo-{user}",
             quiet=quiet if user == QUIET_USER else "",
-            timezone="Europe/Berlin",
+            timezone="Europe/Berlin" if user == QUIET_USER else "",
         )
 
 
@@ -250,6 +250,7 @@ def demo(
     finally:
         client.close(timeout=0)
         set_switch(sandbox_url, "discord", "ok")
+        store.directory.update(QUIET_USER, quiet="")  # a demo's quiet hours end with it
     typer.echo("")
     digests = _digests(store, sent)
     for line in _summary(sent, acks.finals, client.stats(), person.pressed, digests):

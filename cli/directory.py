@@ -223,10 +223,10 @@ def user_show(user_id: str) -> None:
 
 @user_app.command("verify")
 def user_verify(user_id: str) -> None:
-    """Send a test notification through each of the user's channels and record which arrived.
+    """Send a test notification through each of the user's channels; record which got through.
 
-    Each channel with an address gets one message, through its real provider; a channel the
-    provider accepted is recorded as verified now (`notify user show` prints when). Exit 1 when
+    Each channel with an address gets one message, through its real provider; a channel whose
+    provider accepted it is recorded as verified now (`notify user show` prints when). Exit 1 when
     any channel failed, 2 when the user has no address at all.
 
     \b

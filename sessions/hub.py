@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 
 from logsetup import event_context
 from proto import FrameError, UserEvent, decode_frame, topic_for, user_of_topic
-from store import Store, StoreError, offset_after
+from store import Store, StoreError
 
 from .messages import (
     ClientAck,
@@ -59,6 +59,11 @@ SENT_MEMORY = 4096
 CLOSE_TOO_SLOW = 1013
 #: WebSocket close code for a token that stopped holding (1008: policy violation).
 CLOSE_TOKEN = 1008
+#: How long after a recovery the same event arriving live is taken for a duplicate.
+RECOVERED_DEDUP_S = 10.0
+#: After a failed history write, events go out live without one for this long (a slow or
+#: unreachable Redis never holds back live delivery for more than one write).
+HISTORY_PAUSE_S = 5.0
 
 
 @dataclass(eq=False, slots=True)
@@ -70,8 +75,12 @@ class Session:
     outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
     writer: asyncio.Task[None] | None = None
     closer: asyncio.Task[None] | None = None
-    #: Live messages (offset, text) held while the socket's recovery is read; None after.
-    held: list[tuple[str | None, str]] | None = field(default_factory=list)
+    #: Live messages (event id, text) held while the socket's recovery is read; None after.
+    held: list[tuple[str, str]] | None = field(default_factory=list)
+    #: The events recovery sent, until RECOVERED_DEDUP_S after it: the same event arriving
+    #: live meanwhile (its history write won the race against the read) is not sent twice.
+    recovered: set[str] = field(default_factory=set)
+    recovered_at: float = 0.0
 
     async def _write(self) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -87,10 +96,15 @@ class Session:
             log.info("user=%s session closed: %s", self.user_id, reason)
             self.closer = asyncio.create_task(self.connection.close(code, reason))
 
-    def push_live(self, offset: str | None, text: str) -> None:
-        """A live message: held while recovery is being read, else queued."""
+    def push_live(self, event_id: str, text: str) -> None:
+        """A live message: held while recovery is being read, dropped when recovery just sent
+        the same event, else queued."""
         if self.held is not None:
-            self.held.append((offset, text))
+            self.held.append((event_id, text))
+        elif (
+            event_id in self.recovered and time.monotonic() - self.recovered_at < RECOVERED_DEDUP_S
+        ):
+            self.recovered.discard(event_id)
         else:
             self.push(text)
 
@@ -145,6 +159,7 @@ class Hub:
         self._ack_ttl_s = ack_ttl_s
         self._asks_for_ack = asks_for_ack
         self._history = history
+        self._history_paused_until = 0.0
         self._users: dict[str, _User] = {}
         #: What was sent to users whose last socket closed, and when: a browser that reconnects
         #: quickly may still ack those events.
@@ -266,18 +281,26 @@ class Hub:
             text = event_message(event, self._asks_for_ack(event), offset)
             user.remember(event.event_id)
             for session in user.sessions:
-                session.push_live(offset, text)
+                session.push_live(event.event_id, text)
             log.info("user=%s forwarded to sessions=%d", event.user_id, len(user.sessions))
 
     async def _keep(self, event: UserEvent, frame: bytes) -> str | None:
         """The event's offset in its user's history; None when Redis did not answer (the
         event still goes out live, only a later recovery misses it)."""
+        if time.monotonic() < self._history_paused_until:
+            return None
         try:
             return await asyncio.to_thread(
                 self._store.history.append, event.user_id, event.event_id, frame, *self._history
             )
         except StoreError as exc:
-            log.warning("user=%s not kept in the history: %s", event.user_id, exc)
+            self._history_paused_until = time.monotonic() + HISTORY_PAUSE_S
+            log.warning(
+                "user=%s not kept in the history (%s); none kept for %gs",
+                event.user_id,
+                type(exc).__name__,
+                HISTORY_PAUSE_S,
+            )
             return None
 
     async def recover(self, session: Session, since: str | None) -> None:
@@ -290,7 +313,6 @@ class Hub:
             log.warning("user=%s history not read: %s", session.user_id, exc)
             recovery = None
         held, session.held = session.held or [], None
-        last = since
         if recovery is not None:
             user = self._users.get(session.user_id)
             for offset, frame in recovery.events:
@@ -300,7 +322,7 @@ class Hub:
                 if user is not None:
                     user.remember(event.event_id)  # so its ack counts
                 session.push(event_message(event, self._asks_for_ack(event), offset, True))
-                last = offset
+                session.recovered.add(event.event_id)
             complete = recovery.complete
             top = recovery.offset
             log.info(
@@ -311,9 +333,9 @@ class Hub:
         session.push(
             recovery_message(since, len(recovery.events) if recovery else 0, complete, top)
         )
-        for offset, text in held:
-            if offset is None or last is None or offset_after(offset, last):
-                session.push(text)
+        session.recovered_at = time.monotonic()
+        for event_id, text in held:
+            session.push_live(event_id, text)
 
     # Browsers -> Redis.
 

@@ -31,7 +31,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from channels import ACK_PATH
-from store import OFFSET_PATTERN
+from store import valid_offset
 
 from .ack_links import AckLinks
 from .tokens import SessionGrant, TokenError, read_token
@@ -107,7 +107,7 @@ class Handshake:
             except TokenError as exc:
                 return _text(http.HTTPStatus.UNAUTHORIZED, str(exc))
             since = parse_qs(url.query).get("since", [None])[0]
-            if since is not None and not OFFSET_PATTERN.fullmatch(since):
+            if since is not None and not valid_offset(since):
                 return _text(http.HTTPStatus.BAD_REQUEST, "malformed since (an offset: 123-0)")
             connection.username = grant.user_id
             connection.token_grant = grant  # the hub closes the socket when it stops holding

@@ -57,6 +57,9 @@ HEARTBEAT_TIMEOUT_MS = 15_000
 LINGER_MS = 1_000
 #: How often open sockets are checked for an expired or revoked token.
 ENFORCE_S = 1.0
+#: Redis commands of the hub (history writes and reads, acks) time out after this long: a slow
+#: Redis must not hold back live delivery (the hub pauses its history writes after a failure).
+HUB_REDIS_TIMEOUT_S = 1.0
 #: How long `SessionServer.start` waits for the server to listen.
 STARTUP_TIMEOUT_S = 10.0
 
@@ -149,7 +152,8 @@ class SessionServer:
         for address in self.xpub_addresses:
             sub.connect(address)
         history = (self.settings.session_history_size, self.settings.session_history_s)
-        self.hub = hub = Hub(sub, self.store, self.ack_ttl_s, self._asks_for_ack, history)
+        quick = Store(self.store.redis_url, self.store.keys.prefix, HUB_REDIS_TIMEOUT_S)
+        self.hub = hub = Hub(sub, quick, self.ack_ttl_s, self._asks_for_ack, history)
         pump = asyncio.create_task(hub.pump(), name="xpub-pump")
         enforcer = asyncio.create_task(self._enforce(hub), name="token-enforcer")
         try:

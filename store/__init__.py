@@ -24,7 +24,7 @@ from .digests import Digested, Digests
 from .directory import Directory, UserProfile, mute_key
 from .due import DueWork, Taken, link_member, round_member
 from .embedded import EmbeddedRedisError, redis_answers, start_embedded_redis, wait_for_redis
-from .history import OFFSET_PATTERN, History, Recovery, offset_after
+from .history import History, Recovery, valid_offset
 from .human_acks import HumanAck, HumanAcks, TokenGrant
 from .keyring import Grant, KeyRing, Role
 from .keys import CLAIM_TTL_S, Keys
@@ -83,8 +83,7 @@ __all__ = [
     "start_embedded_redis",
     "validate_user_id",
     "wait_for_redis",
-    "offset_after",
-    "OFFSET_PATTERN",
+    "valid_offset",
 ]
 
 #: What a Redis failure raises, for callers outside this package.
@@ -109,6 +108,7 @@ class Store:
     times out after `timeout_s` (the ingress, whose loop must not stall, uses less)."""
 
     def __init__(self, redis_url: str, key_prefix: str = "notify:", timeout_s: float = 5.0) -> None:
+        self.redis_url = redis_url
         # Timeouts and keepalive: a silently dead Redis is noticed, never waited on forever.
         self.client = redis.Redis.from_url(
             redis_url,

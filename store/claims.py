@@ -196,6 +196,14 @@ end
 return false
 """
 
+_HOLD = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'ingress_id', 'routing_id')
+if f[1] ~= 'PENDING' and f[1] ~= 'QUEUED' then return false end
+redis.call('ZADD', KEYS[2], 'XX', 'GT', ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
+return {f[2] or '', f[3] or ''}
+"""
+
 _NEXT_ROUND = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'round')
 -- PENDING too: a fast round can end before the ingress has marked its claim QUEUED.
@@ -260,6 +268,10 @@ return 1
 """
 
 
+#: A claim's states before its final one.
+_OPEN_STATES = (b"PENDING", b"QUEUED")
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -275,6 +287,7 @@ class Claims:
         self._release = client.register_script(_RELEASE)
         self._finalize = client.register_script(_FINALIZE)
         self._expire = client.register_script(_EXPIRE)
+        self._hold = client.register_script(_HOLD)
         self._next_round = client.register_script(_NEXT_ROUND)
         self._touch = client.register_script(_TOUCH)
         self._park = client.register_script(_PARK)
@@ -424,17 +437,28 @@ class Claims:
             return None
         return _text(where[0]), bytes.fromhex(_text(where[1]))
 
-    def hold(self, user_id: str, event_id: str, until: float) -> tuple[str, bytes] | None:
+    def hold(
+        self, user_id: str, event_id: str, until: float, note: str = ""
+    ) -> tuple[str, bytes] | None:
         """A NORMAL event held for a digest until `until`: its TTL counts from then (the sweep
-        reads the open set's score as its start); (ingress id, routing id) to tell the
-        container, or None when the event is no longer open."""
-        pipe = self._client.pipeline(transaction=True)
-        pipe.zadd(self._open_key(False), {open_member(user_id, event_id): until}, xx=True, gt=True)
-        pipe.hmget(self._keys.claim(user_id, event_id), "state", "ingress_id", "routing_id")
-        _, (state, ingress_id, routing_hex) = pipe.execute()
-        if state not in (b"PENDING", b"QUEUED") or not ingress_id:
+        reads the open set's score as its start); `note`, what a resend's QUEUED replay says
+        (kept in the claim's error field, which the final state overwrites). Returns (ingress
+        id, routing id) to tell the container, or None when the event is no longer open."""
+        where = self._hold(
+            keys=[self._keys.claim(user_id, event_id), self._open_key(False)],
+            args=[until, open_member(user_id, event_id), note],
+        )
+        if not where or not where[0]:
             return None
-        return _text(ingress_id), bytes.fromhex(_text(routing_hex or b""))
+        return _text(where[0]), bytes.fromhex(_text(where[1]))
+
+    def still_open(self, user_id: str, event_ids: list[str]) -> set[str]:
+        """Those of the user's events that are not final yet."""
+        pipe = self._client.pipeline(transaction=False)
+        for event_id in event_ids:
+            pipe.hget(self._keys.claim(user_id, event_id), "state")
+        states = pipe.execute()
+        return {e for e, state in zip(event_ids, states, strict=True) if state in _OPEN_STATES}
 
     def advance_round(
         self, user_id: str, event_id: str, round_no: int, entry: str, due_at: float

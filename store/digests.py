@@ -3,8 +3,8 @@ guard), and the flood guard's count.
 
   held     `digest:{user}:<channel>` hash: event id -> JSON {"until", "type", "title", "group"}
   sending  `digestlease:{user}:<channel>`: the one attempt sending that channel's digest now
-  sent     `digested:{user}:<event>` -> "<channel> <events in it> <unix time>", once the digest
-           that carried the event was accepted
+  sent     `digested:{user}:<event>:<channel>` -> "<channel> <events in it> <unix time>", once
+           the channel's digest that carried the event was accepted
   flood    `flood:{user}:<type>:<window>` hash: event id -> its rank among the user's events of
            that type in that window (stable: a retry of the same event keeps its rank)
 """
@@ -31,22 +31,18 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return rank
 """
 
-# KEYS[1] held hash, KEYS[2] lease; KEYS[3..] each event's sent key;
-# ARGV[1] lease token, ARGV[2] sent value, ARGV[3] ttl, ARGV[4..] event ids
-_SENT = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-for i = 4, #ARGV do
-  redis.call('HDEL', KEYS[1], ARGV[i])
-  redis.call('SET', KEYS[i - 1], ARGV[2], 'EX', ARGV[3])
+# KEYS[1] held hash, KEYS[2] lease, KEYS[3..] each sent event's mark; ARGV[1] lease token,
+# ARGV[2] mark, ARGV[3] ttl, ARGV[4] how many were sent, then their ids, then the dropped ids.
+# Marks are written even when the lease ran out: the provider accepted, so they were sent.
+_END = """
+local sent = tonumber(ARGV[4])
+for i = 1, sent do
+  redis.call('HDEL', KEYS[1], ARGV[4 + i])
+  redis.call('SET', KEYS[2 + i], ARGV[2], 'EX', ARGV[3])
 end
-redis.call('DEL', KEYS[2])
+for i = 5 + sent, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
-"""
-
-# KEYS[1] lease; ARGV[1] token
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 """
 
 
@@ -66,8 +62,7 @@ class Digests:
         self._client = client
         self._keys = keys
         self._rank = client.register_script(_RANK)
-        self._sent = client.register_script(_SENT)
-        self._release = client.register_script(_RELEASE)
+        self._end = client.register_script(_END)
 
     def flood_rank(
         self, user_id: str, event_type: str, event_id: str, window: int, ttl_s: int
@@ -95,7 +90,7 @@ class Digests:
         """In one round trip: the digest that carried the event (None: not sent yet), and until
         when it is held for the channel's digest (None: not held)."""
         pipe = self._client.pipeline(transaction=False)
-        pipe.get(self._keys.digested(user_id, event_id))
+        pipe.get(self._keys.digested(user_id, event_id, channel))
         pipe.hget(self._keys.digest(user_id, channel), event_id)
         sent, held = pipe.execute()
         return _digested(sent), None if held is None else float(json.loads(held)["until"])
@@ -105,20 +100,25 @@ class Digests:
         key = self._keys.digest_lease(user_id, channel)
         return bool(self._client.set(key, token, nx=True, px=int(lease_s * 1000)))
 
-    def end(self, user_id: str, channel: str, token: str, sent: list[str], at: float) -> bool:
-        """The digest carrying `sent` was accepted (empty: it was not): those events are sent,
-        no longer held; the lease ends. False when the lease had already run out."""
-        if not sent:
-            self._release(keys=[self._keys.digest_lease(user_id, channel)], args=[token])
-            return True
+    def end(
+        self,
+        user_id: str,
+        channel: str,
+        token: str,
+        sent: list[str],
+        dropped: list[str],
+        at: float,
+    ) -> None:
+        """The lease ends: the events in `sent` went out in the channel's digest (accepted at
+        `at`), those in `dropped` are no longer held (final already, or going on alone)."""
         keys = [self._keys.digest(user_id, channel), self._keys.digest_lease(user_id, channel)]
-        keys += [self._keys.digested(user_id, event_id) for event_id in sent]
-        value = f"{channel} {len(sent)} {at:.3f}"
-        return bool(self._sent(keys=keys, args=[token, value, CLAIM_TTL_S, *sent]))
+        keys += [self._keys.digested(user_id, event_id, channel) for event_id in sent]
+        mark = f"{channel} {len(sent)} {at:.3f}"
+        self._end(keys=keys, args=[token, mark, CLAIM_TTL_S, len(sent), *sent, *dropped])
 
-    def digested(self, user_id: str, event_id: str) -> Digested | None:
-        """The digest that carried the event, or None."""
-        return _digested(self._client.get(self._keys.digested(user_id, event_id)))
+    def digested(self, user_id: str, event_id: str, channel: str) -> Digested | None:
+        """The channel's digest that carried the event, or None."""
+        return _digested(self._client.get(self._keys.digested(user_id, event_id, channel)))
 
 
 def _digested(raw: bytes | None) -> Digested | None:

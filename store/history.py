@@ -23,10 +23,11 @@ import redis
 
 from .keys import CLAIM_TTL_S, Keys
 
-__all__ = ["OFFSET_PATTERN", "History", "Recovery", "offset_after"]
+__all__ = ["History", "Recovery", "offset_after", "valid_offset"]
 
-#: An offset as a browser sends it back: a Redis stream entry id.
-OFFSET_PATTERN = re.compile(r"\d{1,20}-\d{1,20}")
+#: An offset as a browser sends it back: a Redis stream entry id (two unsigned 64-bit numbers).
+_OFFSET = re.compile(r"(\d{1,20})-(\d{1,20})")
+_U64 = 2**64
 #: The offset of an empty history.
 START = "0-0"
 
@@ -55,6 +56,12 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('SET', KEYS[2], offset, 'EX', ARGV[4])
 return offset
 """
+
+
+def valid_offset(text: str) -> bool:
+    """Is `text` an offset Redis can read (`<ms>-<seq>`, each below 2^64)?"""
+    match = _OFFSET.fullmatch(text)
+    return match is not None and all(int(part) < _U64 for part in match.groups())
 
 
 def offset_after(offset: str, other: str) -> bool:
@@ -106,6 +113,9 @@ class History:
         pipe.xrange(key, f"({offset}" if offset else "+", "+")
         pipe.get(self._keys.history_cut(user_id))
         exists, info, entries, cut = pipe.execute(raise_on_error=False)
+        for result in (exists, entries, cut) + ((info,) if exists else ()):
+            if isinstance(result, Exception):  # XINFO fails on a missing stream: that is all
+                raise result
         if not exists:  # nothing kept: a known offset means what followed it expired
             return Recovery([], offset in (None, START), START)
         top = _text(info["last-generated-id"])

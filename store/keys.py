@@ -86,9 +86,9 @@ class Keys:
         """String: the token of the attempt sending that digest now."""
         return f"{self.prefix}digestlease:{{{user_id}}}:{channel}"
 
-    def digested(self, user_id: str, event_id: str) -> str:
-        """String: the digest that carried an event (channel, size, time)."""
-        return f"{self.prefix}digested:{{{user_id}}}:{event_id}"
+    def digested(self, user_id: str, event_id: str, channel: str) -> str:
+        """String: the channel's digest that carried an event (channel, size, time)."""
+        return f"{self.prefix}digested:{{{user_id}}}:{event_id}:{channel}"
 
     def flood(self, user_id: str, event_type: str, window: int) -> str:
         """Hash: event id -> rank among the user's events of a type in one flood window."""

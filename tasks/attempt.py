@@ -72,7 +72,8 @@ def attempt(self, carry: dict, link: dict) -> dict:
         try:
             done = _attempt(self, typed_carry, typed_link)
         except _Wait as wait:
-            done = _park(self, typed_carry, wait.link or typed_link, wait.until, get_deps())
+            carry_now = wait.carry or typed_carry
+            done = _park(self, carry_now, wait.link or typed_link, wait.until, get_deps())
         except _Stop as stop:
             done = _stop(self, typed_carry, str(stop))
         except _Delivered as elsewhere:
@@ -98,7 +99,7 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
 
     preference = job.plan[link.index]
     kind = link.resolved if link.resolved is not None else preference.channel
-    outcome = _precheck(job, link, preference, kind, deps, now)
+    outcome = _precheck(carry, preference, kind, deps, now)
     if outcome is None and kind == ChannelType.ACTIVE_SESSION:
         resolved = resolve_active_session(job.user_id, deps)
         if resolved is not None:
@@ -121,7 +122,7 @@ def _attempt(task, carry: Carry, link: Link) -> Carry:
         if outcome is None and not job.critical and channel.external:
             held = digest_step(job, channel, notice, profile, deps, now)
             if isinstance(held, float):  # held for a digest: wait for it without a worker
-                raise _Wait(held, replace(link, held_until=max(held, link.held_until or 0.0)))
+                raise _Wait(held, carry=replace(carry, held_until=max(held, carry.held_until or 0)))
             outcome = held
         if outcome is None:
             outcome = _send(task, carry, link, channel, notice, profile, deps, now, asks)
@@ -163,7 +164,7 @@ def _record(task, carry, link, preference, kind, outcome, deps, now, asks=False)
         return _finish_here(task, replace(done, delivered=kind))
 
     settings = deps.settings
-    deadline = _give_up_at(job, link, settings)
+    deadline = _give_up_at(carry, settings)
     delay = retry_delay(
         outcome, link.tries, settings.channel_retries, settings.retry_base_s, now, deadline
     )
@@ -187,17 +188,16 @@ def _finish_here(task, carry: Carry) -> Carry:
     return carry
 
 
-def _give_up_at(job: Job, link: Link, settings) -> float:
+def _give_up_at(carry: Carry, settings) -> float:
     """The event's deadline or TTL; a NORMAL event held for a digest has its TTL from then."""
-    held = link.held_until + settings.normal_ttl_s if link.held_until else 0.0
-    return max(give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s), held)
+    held = carry.held_until + settings.normal_ttl_s if carry.held_until else 0.0
+    return max(give_up_at(carry.job, settings.normal_ttl_s, settings.critical_deadline_s), held)
 
 
-def _precheck(
-    job: Job, link: Link, preference: Preference, kind: int, deps, now: float
-) -> Outcome | None:
+def _precheck(carry: Carry, preference: Preference, kind: int, deps, now: float) -> Outcome | None:
     """An Outcome when the attempt must not even try (expired, no session, not active)."""
-    if now >= _give_up_at(job, link, deps.settings):
+    job = carry.job
+    if now >= _give_up_at(carry, deps.settings):
         what = "deadline" if job.critical else "TTL"
         return Outcome.skipped(SkipCode.EXPIRED, f"{what} passed before this attempt")
     channel = CHANNELS.get(kind)
@@ -357,10 +357,11 @@ def _await_ack(carry, link, channel: Channel, sent_at: float, deps, now: float) 
 
 
 class _Wait(Exception):
-    """Park the link until `until` (as `link`, when it changed), from deep in an attempt."""
+    """Park the link until `until` (as `link` and with `carry`, when they changed), from deep
+    in an attempt."""
 
-    def __init__(self, until: float, link: Link | None = None) -> None:
-        self.until, self.link = until, link
+    def __init__(self, until: float, link: Link | None = None, carry: Carry | None = None) -> None:
+        self.until, self.link, self.carry = until, link, carry
 
 
 class _Stop(Exception):

@@ -140,9 +140,6 @@ class Link:
     #: When a provider accepted an event that asks for a person's acknowledgement: the wait for
     #: that acknowledgement counts from here.
     accepted_at: float | None = None
-    #: Until when it was held for a digest (quiet hours, the flood guard): a NORMAL event's
-    #: TTL counts from here.
-    held_until: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"v": VERSION, "index": self.index, "tries": self.tries}
@@ -154,8 +151,6 @@ class Link:
             data["sent_at"] = self.sent_at
         if self.accepted_at is not None:
             data["accepted_at"] = self.accepted_at
-        if self.held_until is not None:
-            data["held_until"] = self.held_until
         return data
 
     @classmethod
@@ -168,7 +163,6 @@ class Link:
             resolved=_channel(resolved) if resolved else None,
             sent_at=data.get("sent_at"),
             accepted_at=data.get("accepted_at"),
-            held_until=data.get("held_until"),
         )
 
     @classmethod
@@ -193,6 +187,9 @@ class Carry:
     outcomes: tuple[dict[str, Any], ...] = ()
     #: The concrete channel that delivered.
     delivered: int | None = None
+    #: Until when the event was held for a digest (quiet hours, the flood guard): a NORMAL
+    #: event's TTL counts from then, for every later link too.
+    held_until: float | None = None
 
     def with_outcome(self, planned: int, outcome: dict[str, Any]) -> Carry:
         entry = {"channel": ChannelType.Name(planned), **outcome}
@@ -201,12 +198,15 @@ class Carry:
     def to_dict(self) -> dict[str, Any]:
         # The job last: Celery and Flower show the start of a task's result (its repr, cut at
         # the task's resultrepr_maxsize), and the job holds the event's payload.
-        return {
+        data: dict[str, Any] = {
             "v": VERSION,
             "delivered": ChannelType.Name(self.delivered) if self.delivered is not None else None,
             "outcomes": list(self.outcomes),
-            "job": self.job.to_dict(),
         }
+        if self.held_until is not None:
+            data["held_until"] = self.held_until
+        data["job"] = self.job.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], job: Job | None = None) -> Carry:
@@ -218,6 +218,7 @@ class Carry:
             job=Job.from_dict(data["job"]) if "job" in data else job,  # type: ignore[arg-type]
             outcomes=tuple(data.get("outcomes", ())),
             delivered=_channel(delivered) if delivered else None,
+            held_until=data.get("held_until"),
         )
 
 

@@ -57,11 +57,13 @@ def digest_step(
     store.hold(job.user_id, channel.name, job.event_id, digest_item(notice, until) | {"why": why})
     log.info("channel=%s held for a digest %s until %.0f", channel.name, why, until)
     settings = deps.settings
-    if until > give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s):
-        # Longer than its TTL: the TTL counts from the end, and the container is told.
-        where = deps.store.claims.hold(job.user_id, job.event_id, until)
-        if where is not None:
-            send_ack(*where, job.event_id, AckStatus.QUEUED, error=held_message(until))
+    # The TTL counts from the end of the hold (the sweep too); when that is past the TTL, the
+    # container is told until when (and told again on each resend: the claim keeps it).
+    longer = until > give_up_at(job, settings.normal_ttl_s, settings.critical_deadline_s)
+    note = held_message(until) if longer else ""
+    where = deps.store.claims.hold(job.user_id, job.event_id, until, note)
+    if where is not None and longer:
+        send_ack(*where, job.event_id, AckStatus.QUEUED, error=note)
     return until
 
 
@@ -93,32 +95,48 @@ def _hold(
 def _send_digest(
     job: Job, channel: Channel, profile: UserProfile, deps, now: float
 ) -> Outcome | float:
-    """Send the channel's digest of every held event that is due, under its lease."""
+    """Send the channel's digest of every held event that is due and still open, under its
+    lease. Refused: this event goes on alone (its retries, then its next channel), and each
+    other held event tries the digest again when it wakes."""
     store = deps.store.digests
     token = uuid.uuid4().hex
     if not store.begin(job.user_id, channel.name, token, SEND_LEASE_S):
         return now + LOOK_AGAIN_S  # another attempt is sending it
     outcome: Outcome | None = None
     carried: list[str] = []
+    dropped: list[str] = []
     try:
-        due = sorted(
-            (item["time"], event_id, item)
+        due = {
+            event_id: item
             for event_id, item in store.held(job.user_id, channel.name).items()
             if item["until"] <= now
+        }
+        # Superseded, expired or delivered elsewhere meanwhile: not in the digest.
+        still_open = deps.store.claims.still_open(job.user_id, list(due))
+        dropped = [event_id for event_id in due if event_id not in still_open]
+        items = sorted(
+            (item["time"], event_id, item)
+            for event_id, item in due.items()
+            if event_id in still_open
         )
-        carried = [event_id for _, event_id, _ in due]
+        carried = [event_id for _, event_id, _ in items]
         if job.event_id not in carried:  # sent by another attempt just now
             carried = []
             return now + LOOK_AGAIN_S
-        items = [item for _, _, item in due]
-        whys = {item.get("why", QUIET) for item in items}
+        whys = {item.get("why", QUIET) for _, _, item in items}
         why = whys.pop() if len(whys) == 1 else "held back"
-        outcome = deliver(channel, digest_notice(job.user_id, items, why), profile, deps)
+        notice = digest_notice(job.user_id, [item for _, _, item in items], why)
+        outcome = deliver(channel, notice, profile, deps)
     finally:
         accepted = outcome is not None and outcome.kind == Kind.DELIVERED
-        store.end(job.user_id, channel.name, token, carried if accepted else [], now)
+        if not accepted and outcome is not None:
+            dropped.append(job.event_id)
+        store.end(job.user_id, channel.name, token, carried if accepted else [], dropped, now)
     if outcome.kind == Kind.DELIVERED:
         log.info("channel=%s digest of %d events sent", channel.name, len(carried))
         detail = f"in a digest of {len(carried)} events on {channel.name}: {outcome.detail}"
         return replace(outcome, detail=detail)
+    log.warning(
+        "channel=%s digest refused (%s): this event goes on alone", channel.name, outcome.kind
+    )
     return outcome

@@ -71,11 +71,12 @@ def test_a_browser_that_reconnects_with_its_offset_gets_what_it_missed_in_order(
         }
 
 
-def test_a_malformed_offset_is_refused_at_the_handshake(session_server, token_for, new_id):
+@pytest.mark.parametrize("since", ["yesterday", "99999999999999999999-0", "1-2-3", "-1-0"])
+def test_a_malformed_offset_is_refused_at_the_handshake(session_server, token_for, new_id, since):
     token = token_for(new_id("since"))
     with (
         pytest.raises(InvalidStatus) as refused,
-        browser(session_server.ws_url, token, since="yesterday"),
+        browser(session_server.ws_url, token, since=since),
     ):
         pass
     assert refused.value.response.status_code == 400

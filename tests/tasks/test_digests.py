@@ -105,8 +105,10 @@ def test_quiet_hours_hold_normal_events_for_one_digest_and_critical_goes_through
     assert digest.startswith("4 notifications during quiet hours"), digest
     assert "3 log lines from strategy Grid BTC, 1 alert" in digest
     # Held past the TTL: the container was told until when, and waited that long.
-    holds = [held_until(a.error_message) for a in queued if a.status == AckStatus.QUEUED]
-    assert sum(h is not None for h in holds) == len(normal)
+    told = {
+        a.event_id for a in queued if a.status == AckStatus.QUEUED and held_until(a.error_message)
+    }
+    assert told == {e.event_id for e in normal}, "each held event: QUEUED 'held for a digest until'"
     log = store.delivery_log.read(user, normal[0].event_id)
     assert (
         log[-1]["kind"] == "delivered"
