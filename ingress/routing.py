@@ -38,7 +38,7 @@ from proto import (
     validate_event,
 )
 from settings import Settings
-from store import Claim, ClaimState, Grant, Seen, Store, mute_key
+from store import Claim, ClaimState, Grant, Seen, Store, mute_key, round_member
 from tasks import (
     Carry,
     ChainProducer,
@@ -257,6 +257,7 @@ class EventRouter:
                     job = replace(job, received_ms=claim.received_ms)
                     entry = json.dumps(RoundEntry(job).to_dict())
                 fresh.append((item, job, entry))
+        fresh = self._without_late_updates(fresh, result)
         fast_ok = self._fast_path_allowed([item for item, _, _ in fresh], has_subscriber)
         fast = [item for (item, _, _), take_fast in zip(fresh, fast_ok, strict=True) if take_fast]
         to_queue = [
@@ -277,13 +278,22 @@ class EventRouter:
         if published:
             queued = [(item, entry) for item, _, entry in to_queue]
             self._mark_queued(queued, now_ms, claimed_at, result)
-        taken = [
-            (item.event, item.inbound.routing_id)
-            for (item, _, _), take_fast in zip(fresh, fast_ok, strict=True)
-            if take_fast or published
-        ]
-        if any(event.event_type in SUPERSEDING_TYPES for event, _ in taken):
-            supersede(self._store, taken, result.acks, _ack_superseded)
+
+    def _without_late_updates(
+        self, fresh: list[tuple[_Queued, Job, str]], result: BatchResult
+    ) -> list[tuple[_Queued, Job, str]]:
+        """Updates about a thing (proto.supersede_key) take their place as the newest before any
+        chain is published, so no worker can be sending one that arrived late: that one is
+        answered ACK_ERROR "superseded by <id>" here and never queued, and an older one still in
+        flight is ended."""
+        about = [(item.event, item.inbound.routing_id) for item, _, _ in fresh]
+        if not any(event.event_type in SUPERSEDING_TYPES for event, _ in about):
+            return fresh
+        late = supersede(self._store, about, result.acks, _ack_superseded)
+        for item, _, _ in fresh:
+            if item.event.event_id in late:  # its round 0 waits in the outbox: not any more
+                self._store.due.done(round_member(item.event.user_id, item.event.event_id, 0))
+        return [one for one in fresh if one[0].event.event_id not in late]
 
     def _job(self, item: _Queued, received_ms: int) -> Job:
         event = item.event

@@ -36,9 +36,11 @@ def supersede(
     events: list[tuple[UserEvent, bytes]],
     acks: list[tuple[bytes, bytes]],
     send_ack: SendAck,
-) -> None:
+) -> set[str]:
     """For each (event, its sender's routing id) that is about a thing: take its place as the
-    newest, and end the event it replaces (or, arriving late, the event itself)."""
+    newest, and end the event it replaces (or, arriving late, the event itself). Returns the
+    ids of the events that arrived late and were ended here (ACK_ERROR in `acks`)."""
+    late: set[str] = set()
     for event, routing_id in events:
         if event.event_type not in SUPERSEDING_TYPES:
             continue
@@ -56,9 +58,11 @@ def supersede(
         elif verdict.replaced_by:
             ended = _final(store, event.user_id, event.event_id, verdict.replaced_by)
             if ended is not None:
+                late.add(event.event_id)
                 acks.append(
                     (routing_id, ack_frame(event.event_id, AckStatus.ACK_ERROR, error=ended))
                 )
+    return late
 
 
 def _final(store: Store, user_id: str, event_id: str, by: str) -> str | None:

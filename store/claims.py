@@ -171,8 +171,12 @@ if not f[1] then return {'GONE', '', '', '', '', '0'} end
 local now = '0'
 if f[1] ~= 'DELIVERED' and f[1] ~= 'ACK_ERROR' then
   if tonumber(f[2]) ~= tonumber(ARGV[4]) then return {'STALE', '', '', '', '', '0'} end
-  -- Superseding waits for no one: an event a provider is being called for is left alone.
-  if KEYS[6] and redis.call('EXISTS', KEYS[6]) == 1 then return {'BUSY', '', '', '', '', '0'} end
+  -- Superseding waits for no one: an event a provider is being called for, or has accepted
+  -- (its attempt is about to finish it DELIVERED), is left alone.
+  if KEYS[6] and (redis.call('EXISTS', KEYS[6]) == 1
+                  or (redis.call('HGET', KEYS[1], 'accepted_via') or '') ~= '') then
+    return {'BUSY', '', '', '', '', '0'}
+  end
   now = '1'
   redis.call('HSET', KEYS[1], 'state', ARGV[1], 'delivered_via', ARGV[2], 'error', ARGV[3],
              'final_at', ARGV[6])
@@ -393,8 +397,8 @@ class Claims:
         """Write a final state for round `round_no` and stop watching the event; returns what the
         claim holds now (None when queued into `pipe`). An event already final keeps what it has
         (a second `finish` replays it); a claim of another round is stale and changes nothing;
-        with `unless_sending`, one whose send lease is held (a provider is being called) is
-        left as it is ("busy")."""
+        with `unless_sending`, one whose send lease is held (a provider is being called) or that
+        a provider accepted is left as it is ("busy")."""
         keys = [
             self._keys.claim(user_id, event_id),
             self._keys.inflight(),
