@@ -9,11 +9,19 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@lru_cache(maxsize=16)
+def _type_names(listed: str) -> frozenset[str]:
+    """A comma-separated list of EventType names, read once per distinct text."""
+    return frozenset(n.strip().upper() for n in listed.split(",") if n.strip())
+
 
 __all__ = [
     "LOCAL_STACK_ENV_FILE",
@@ -331,8 +339,7 @@ class Settings(BaseSettings):
 
     def asks_for_ack(self, event_type: str, critical: bool) -> bool:
         """Does an event of this type (an EventType name) wait for a person's acknowledgement?"""
-        wanted = {n.strip().upper() for n in self.human_ack_types.split(",") if n.strip()}
-        return critical and event_type in wanted
+        return critical and event_type in _type_names(self.human_ack_types)
 
     @property
     def broker_is_redis(self) -> bool:

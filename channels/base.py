@@ -66,6 +66,9 @@ class Channel(ABC):
     #: A provider across the network, watched by a circuit breaker shared by every worker
     #: (store/breakers.py); WEB, handed to our own session servers, is not.
     external: ClassVar[bool] = True
+    #: `edit` can show a newer update in place of an earlier message (Telegram): only then is
+    #: what the channel showed about a thing looked up and kept.
+    can_edit: ClassVar[bool] = False
 
     def edit(self, rendered: Any, address: str, receipt: str, deps: Deps) -> Outcome | None:
         """Show `rendered` in place of the message `receipt` names (a newer update about the

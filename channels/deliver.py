@@ -34,7 +34,7 @@ def deliver(channel: Channel, notice: Notice, profile: UserProfile, deps: Deps) 
         rendered = channel.render(notice)
         key = (
             supersede_key(EventType.Value(notice.event_type), notice.payload)
-            if notice.event_type != IN_WORDS
+            if channel.can_edit and notice.event_type != IN_WORDS
             else None
         )
         shown = deps.store.supersessions.shown(notice.user_id, key, channel.name) if key else None

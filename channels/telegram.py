@@ -212,6 +212,7 @@ class Telegram(Channel):
     __slots__ = ()
     type = ChannelType.TELEGRAM
     has_session = True
+    can_edit = True
     address_spec = AddressSpec("telegram_chat", "--telegram-chat", "Telegram chat id.")
     sandbox = "telegram"
     client_setting = "NOTIFY_TELEGRAM_TOKEN"

@@ -286,8 +286,12 @@ class EventRouter:
         chain is published, so no worker can be sending one that arrived late: that one is
         answered ACK_ERROR "superseded by <id>" here and never queued, and an older one still in
         flight is ended."""
-        about = [(item.event, item.inbound.routing_id) for item, _, _ in fresh]
-        if not any(event.event_type in SUPERSEDING_TYPES for event, _ in about):
+        about = [
+            (item.event, item.inbound.routing_id)
+            for item, _, _ in fresh
+            if item.event.event_type in SUPERSEDING_TYPES
+        ]
+        if not about:
             return fresh
         late = supersede(self._store, about, result.acks, _ack_superseded)
         for item, _, _ in fresh:

@@ -21,7 +21,7 @@ from proto import (
     parse_payload,
     supersede_key,
 )
-from store import ClaimState, Store
+from store import ClaimState, Finalized, Store
 
 __all__ = ["supersede"]
 
@@ -54,19 +54,22 @@ def supersede(
             event.user_id, key, event.event_id, event.timestamp, event.delivery.priority
         )
         if verdict.replaces:
-            _end(store, event.user_id, verdict.replaces, event.event_id, send_ack)
+            ended = _final(store, event.user_id, verdict.replaces, event.event_id)
+            if ended is not None and ended.ingress_id:  # to its own container, wherever it is
+                send_ack(ended.ingress_id, ended.routing_id, verdict.replaces, ended.error)
         elif verdict.replaced_by:
             ended = _final(store, event.user_id, event.event_id, verdict.replaced_by)
             if ended is not None:
                 late.add(event.event_id)
                 acks.append(
-                    (routing_id, ack_frame(event.event_id, AckStatus.ACK_ERROR, error=ended))
+                    (routing_id, ack_frame(event.event_id, AckStatus.ACK_ERROR, error=ended.error))
                 )
     return late
 
 
-def _final(store: Store, user_id: str, event_id: str, by: str) -> str | None:
-    """Finalize `event_id` as superseded by `by`; its error text when this call ended it."""
+def _final(store: Store, user_id: str, event_id: str, by: str) -> Finalized | None:
+    """Finalize `event_id` as superseded by `by`; what it wrote (the error text, where the
+    container is) when this call ended it."""
     claim = store.claims.read(user_id, event_id)
     if claim.get("state") not in ("PENDING", "QUEUED"):
         return None
@@ -82,11 +85,4 @@ def _final(store: Store, user_id: str, event_id: str, by: str) -> str | None:
     )
     with event_context(event_id, user_id):
         log.info("superseded by %s: not delivered", by)
-    return error
-
-
-def _end(store: Store, user_id: str, old: str, new: str, send_ack: SendAck) -> None:
-    claim = store.claims.read(user_id, old)
-    error = _final(store, user_id, old, new)
-    if error is not None and claim.get("ingress_id"):
-        send_ack(claim["ingress_id"], bytes.fromhex(claim.get("routing_id", "")), old, error)
+    return done

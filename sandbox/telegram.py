@@ -43,7 +43,7 @@ from starlette.routing import Route
 
 from .recording import Incoming, endpoint, retry_after_seconds
 from .state import SandboxState
-from .telegram_html import parse_html
+from .telegram_html import parse_html, utf16_len
 
 __all__ = ["BOT", "MAX_POLL_S", "PREFIX", "TRUE_METHODS", "UNKNOWN_CHAT_ID", "routes"]
 
@@ -114,7 +114,7 @@ def _content(params: dict[str, Any]) -> dict[str, Any]:
     if str(params.get("parse_mode", "")).upper() == "HTML":
         plain, entities = parse_html(text)
         content = {"text": plain} | ({"entities": entities} if entities else {})
-    if _utf16_len(content["text"]) > MAX_TEXT_CHARS:
+    if utf16_len(content["text"]) > MAX_TEXT_CHARS:
         raise ValueError("Bad Request: message is too long")
     markup = params.get("reply_markup")
     if isinstance(markup, str):  # a form or query string carries it as JSON text
@@ -125,10 +125,6 @@ def _content(params: dict[str, Any]) -> dict[str, Any]:
     if markup:
         content["reply_markup"] = markup
     return content
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _chat(state: SandboxState, chat_id: Any) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from typing import Any
 
-__all__ = ["EntityError", "parse_html"]
+__all__ = ["EntityError", "parse_html", "utf16_len"]
 
 _TYPES = {
     "b": "bold",
@@ -30,7 +30,8 @@ class EntityError(ValueError):
     """The text is not HTML Telegram accepts; the message is the Bot API's description."""
 
 
-def _utf16(text: str) -> int:
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts text and entity offsets."""
     return len(text.encode("utf-16-le")) // 2
 
 
@@ -47,13 +48,13 @@ class _Parser(HTMLParser):
         entity: dict[str, Any] = {"type": _TYPES[tag]}
         if tag == "a":
             entity["url"] = dict(attrs).get("href") or ""
-        self._open.append((tag, _utf16(self.text), entity))
+        self._open.append((tag, utf16_len(self.text), entity))
 
     def handle_endtag(self, tag: str) -> None:
         if not self._open or self._open[-1][0] != tag:
             raise EntityError(f'Bad Request: can\'t parse entities: Unmatched end tag "{tag}"')
         _, start, entity = self._open.pop()
-        length = _utf16(self.text) - start
+        length = utf16_len(self.text) - start
         if length:
             self.entities.append({**entity, "offset": start, "length": length})
 

@@ -112,6 +112,4 @@ def verify_token(secret: bytes, token: str | None, now: float | None = None) -> 
 
 def load_secret(settings: Settings, store: Store) -> bytes:
     """`NOTIFY_SESSION_SECRET` when set; else the one kept in Redis, created by whoever came first."""
-    if settings.session_secret:
-        return settings.session_secret.encode()
-    return store.session_secret()
+    return store.signing_secret(settings.session_secret)

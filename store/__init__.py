@@ -198,6 +198,11 @@ class Store:
         values = self.client.mget([self.keys.sessions_not_before(u) for u in user_ids])
         return {u: float(v) if v else 0.0 for u, v in zip(user_ids, values, strict=True)}
 
+    def signing_secret(self, configured: str = "") -> bytes:
+        """The key of session tokens and acknowledgement links: `configured`
+        (NOTIFY_SESSION_SECRET) when set, else the one kept in Redis (`session_secret`)."""
+        return configured.encode() if configured else self.session_secret()
+
     def session_secret(self) -> bytes:
         """The deployment's generated session-token key, created by whoever came first.
 

@@ -11,6 +11,7 @@ Pure decisions and the links' tokens; tasks/attempt.py does the parking and fini
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from channels import Channel, Notice, ack_url
 from proto import EventType, decode_frame
@@ -42,5 +43,11 @@ def with_ack_link(notice: Notice, channel: Channel, deps) -> Notice:
     token = store.human_acks.issue(
         notice.user_id, notice.event_id, channel.name, settings.critical_deadline_s
     )
-    secret = settings.session_secret.encode() or store.session_secret()
+    secret = _signing_secret(store, settings.session_secret)
     return replace(notice, ack_token=token, ack_url=ack_url(settings.public_url, secret, token))
+
+
+@lru_cache(maxsize=4)
+def _signing_secret(store, configured: str) -> bytes:
+    """Read once per worker process (the session servers read it once at start too)."""
+    return store.signing_secret(configured)

@@ -17,4 +17,4 @@ def fault_stack(own_stack) -> Stack:
 
 @pytest.fixture
 def fault_store(fault_stack: Stack) -> Store:
-    return Store(fault_stack.redis_url, fault_stack.env["NOTIFY_KEY_PREFIX"])
+    return fault_stack.store()

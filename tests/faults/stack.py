@@ -21,7 +21,7 @@ from pathlib import Path
 
 from client import FINAL_STATUSES, NotifyClient
 from proto import AckStatus, UserEvent
-from store import wait_for_redis
+from store import Store, wait_for_redis
 from tests.helpers import ROOT, free_port, wait_for_line
 
 __all__ = ["Containers", "Stack", "delivered_requests"]
@@ -150,6 +150,10 @@ class Stack:
     def ingress(self) -> subprocess.Popen | None:
         """The first ingress replica."""
         return self.ingresses.get(1)
+
+    def store(self) -> Store:
+        """The stack's store: its own Redis, its own key prefix."""
+        return Store(self.redis_url, self.env["NOTIFY_KEY_PREFIX"])
 
     def router(self, number: int = 1) -> str:
         """Where a container connects to ingress replica `number`."""

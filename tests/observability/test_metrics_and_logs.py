@@ -12,7 +12,6 @@ import pytest
 
 from client import NotifyClient, make_event
 from proto import AckStatus
-from store import Store
 from tests.helpers import free_port, wait_until
 
 
@@ -40,7 +39,7 @@ def _value(text: str, prefix: str) -> float:
 
 def test_metrics_and_json_logs_of_a_running_stack(watched, clean_sandbox):
     stack, ports = watched
-    store = Store(stack.redis_url, stack.env["NOTIFY_KEY_PREFIX"])
+    store = stack.store()
     user = f"obs-{uuid.uuid4().hex[:6]}"
     store.directory.update(
         user, discord_webhook=f"{clean_sandbox.url}/discord/api/webhooks/6/{user}"

@@ -10,7 +10,6 @@ import pytest
 
 from client import NotifyClient, make_event
 from proto import AckStatus, ChannelType
-from store import Store
 from tests.faults.stack import Stack
 from tests.helpers import wait_until
 from tests.test_cli import notify
@@ -29,7 +28,7 @@ def breaker_stack(own_stack) -> Stack:
 
 
 def test_the_breaker_opens_under_500s_and_closes_after_a_probe(breaker_stack, clean_sandbox):
-    store = Store(breaker_stack.redis_url, breaker_stack.env["NOTIFY_KEY_PREFIX"])
+    store = breaker_stack.store()
     users = [f"br-{uuid.uuid4().hex[:6]}" for _ in range(8)]
     for user in users:
         store.directory.update(

@@ -82,7 +82,7 @@ def test_quiet_hours_hold_normal_events_for_one_digest_and_critical_goes_through
         NOTIFY_CLOCK_OFFSET_S=str(offset),
         NOTIFY_NORMAL_TTL_S="5",  # shorter than the hold: the TTL counts from its end
     )
-    store = Store(stack.redis_url, stack.env["NOTIFY_KEY_PREFIX"])
+    store = stack.store()
     user, chat = _telegram_user(store, quiet="23:00-07:00", timezone="Europe/Berlin")
     assert time.time() - started < QUIET_LEFT_S - 10, "the stack took too long to start"
 
@@ -118,7 +118,7 @@ def test_quiet_hours_hold_normal_events_for_one_digest_and_critical_goes_through
 
 def test_the_flood_guard_turns_a_noisy_strategy_into_one_digest(own_stack, clean_sandbox):
     stack: Stack = own_stack(workers=1, NOTIFY_FLOOD_LIMIT="3", NOTIFY_FLOOD_WINDOW_S="10")
-    store = Store(stack.redis_url, stack.env["NOTIFY_KEY_PREFIX"])
+    store = stack.store()
     user, chat = _telegram_user(store)
     if time.time() % 10 > 4:  # all of them in one window
         time.sleep(10 - time.time() % 10)

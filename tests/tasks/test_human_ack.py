@@ -55,7 +55,7 @@ def ack_stack(request, own_stack, clean_sandbox, settings: Settings) -> Iterator
         NOTIFY_ROUND_BACKOFF_S="0.5",
         NOTIFY_PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
-    store = Store(stack.redis_url, stack.env["NOTIFY_KEY_PREFIX"])
+    store = stack.store()
     ours = settings.model_copy(
         update={"redis_url": stack.redis_url, "key_prefix": stack.env["NOTIFY_KEY_PREFIX"]}
     )

@@ -58,10 +58,9 @@ def test_an_update_that_arrives_late_is_replaced_at_once(pipeline, settings, sto
 
 
 def test_a_normal_event_past_its_ttl_is_not_sent_late(own_stack, clean_sandbox):
-    from store import Store
 
     stack = own_stack(workers=1, NOTIFY_NORMAL_TTL_S="2", NOTIFY_CHANNEL_RETRIES="5")
-    store = Store(stack.redis_url, stack.env["NOTIFY_KEY_PREFIX"])
+    store = stack.store()
     store.directory.update(
         "ttl-user", discord_webhook=f"{clean_sandbox.url}/discord/api/webhooks/4/ttl-user"
     )
