@@ -78,7 +78,10 @@ class RelayConsumer(threading.Thread):
             tag = str(next(tags)).encode()
             pending[tag] = message
             received_at = (message.headers or {}).get(RECEIVED_AT_HEADER, "")
-            push.send_multipart([tag, message.body, str(received_at).encode()])
+            body = message.body
+            if isinstance(body, str):  # py-amqp hands an empty body over as '', not b''
+                body = body.encode()
+            push.send_multipart([tag, body, str(received_at).encode()])
 
         with (
             app.connection_for_read() as connection,

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import zmq
 
 from client import make_event
 from proto import AckStatus, ChannelType, Priority, UserEvent, decode_frame, encode_event
+
+pytestmark = pytest.mark.broker
 
 
 def test_informational_reaches_a_subscriber_without_ack(pipeline, client, subscribe, acks, new_id):

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from client import NotifyClient, make_event
 from proto import AckStatus
 from tests.test_cli import ORDER, notify
+
+pytestmark = pytest.mark.broker
 
 
 def test_trace_shows_every_step_with_times(pipeline, settings, store, stack_env, new_id):
