@@ -117,6 +117,7 @@ def test_user_set_refuses_bad_input_with_one_line(stack_env):
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+@pytest.mark.broker
 def test_send_critical_prints_queued_then_delivered(pipeline, stack_env, store, new_id):
     user = new_id("clisend")
     store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/5/{user}")
@@ -140,6 +141,7 @@ def test_send_critical_prints_queued_then_delivered(pipeline, stack_env, store, 
     assert request["json"]["content"] == "Order filled — BUY 0.5 BTC/USDT @ 50000 (binance)"
 
 
+@pytest.mark.broker
 def test_send_ack_error_exits_1(pipeline, stack_env, new_id):
     done = notify(
         stack_env,
@@ -162,6 +164,7 @@ def test_send_ack_error_exits_1(pipeline, stack_env, new_id):
     ]
 
 
+@pytest.mark.broker
 def test_send_informational_exits_0_once_sent(pipeline, stack_env, new_id):
     done = notify(
         stack_env,
@@ -211,6 +214,7 @@ def test_send_refuses_unknown_names_with_a_clear_error(stack_env):
     assert "must be a JSON object" in done.stderr
 
 
+@pytest.mark.broker
 def test_send_events_file_prints_each_ack_and_a_summary(
     pipeline, stack_env, store, new_id, tmp_path
 ):
