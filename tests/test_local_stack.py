@@ -1,9 +1,9 @@
 """`notify up` as a newcomer runs it, on ports and a data folder of its own, with nothing
 answering at its Redis URL (so it starts the embedded one): every process comes up, `notify
 demo` ends with every CRITICAL event delivered, `notify trace` tells the liquidation's story,
-Flower's API and its task page show the demo's tasks by name, every metric the Grafana
-dashboard plots is exported, a SIGKILLed child is reported and started again, and Ctrl-C stops
-everything."""
+Flower's API and its task page show the demo's tasks by name and arguments, every metric the
+Grafana dashboard plots is exported, a SIGKILLed child is reported and started again, and Ctrl-C
+stops everything."""
 
 from __future__ import annotations
 
@@ -127,9 +127,20 @@ def test_the_local_stack_runs_the_demo_and_restarts_what_dies(local_stack):
     assert "liquidation_price" not in json.dumps(tasks)
     with headless_chromium() as browser:
         user, password = FLOWER_AUTH
+        browser.set_window_size(1600, 1000)  # the arguments column whole
         browser.get(f"http://{user}:{password}@127.0.0.1:{env['NOTIFY_FLOWER_PORT']}/tasks")
-        wait_until(lambda: "notify.attempt" in browser.page_source, "Flower's task page", 30)
-        shot = tmp_path / "flower-tasks.png"
+        # The task list's Args column (--tasks_columns) shows the liquidation's attempts.
+        wait_until(
+            lambda: re.search(
+                rf"event={liquidation} user=bob channel=(DISCORD|TELEGRAM) round=\d+ try=\d+",
+                browser.page_source,
+            ),
+            "Flower's task page to show the liquidation's arguments",
+            30,
+        )
+        assert "notify.attempt" in browser.page_source
+        assert "liquidation_price" not in browser.page_source
+        shot = tmp_path / "flower-tasks.png"  # docs/images/flower-tasks.png is one of these
         browser.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
