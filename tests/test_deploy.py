@@ -5,7 +5,11 @@ channel groups cover every task queue exactly once; the Grafana dashboard loads 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 
+import pytest
 import yaml
 
 from tasks.queues import ALL_QUEUES
@@ -47,6 +51,26 @@ def test_redis_keeps_data_and_never_evicts_and_the_sandbox_is_a_profile():
     assert "--appendonly yes" in command and "--maxmemory-policy noeviction" in command
     assert SERVICES["sandbox"]["profiles"] == ["sandbox"]
     assert "NOTIFY_FLOWER_BASIC_AUTH" in SERVICES["flower"]["environment"]
+
+
+@pytest.mark.skipif(not shutil.which("docker-compose"), reason="no docker-compose (.ci/run has it)")
+def test_the_compose_file_validates_on_a_plain_checkout():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "CELERY_"))}
+    done = subprocess.run(
+        ["docker-compose", "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_flower_refuses_to_start_without_its_password():
+    command = SERVICES["flower"]["command"]
+    assert command[:2] == ["sh", "-c"]
+    script = command[2].replace("$$", "$")  # compose's escape for a literal $
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_FLOWER_BASIC_AUTH"}
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr == "flower: set NOTIFY_FLOWER_BASIC_AUTH=user:password\n"
+    assert "--tasks_columns=name,uuid,state,args," in script  # the task list shows arguments
 
 
 def test_the_grafana_dashboard_loads_as_it_is():
