@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import zmq
@@ -26,7 +25,7 @@ import zmq.asyncio
 from proto import EventAck, InvalidEvent, Priority, UserEvent
 
 from .connection import CurveKeys, Dealer
-from .engine import ClientOptions, ClientStats, Engine, Prepared, connection_from_env
+from .engine import ClientOptions, ClientStats, Drops, Engine, Prepared, connection_from_env
 from .errors import ClientClosed, ClientFull
 from .events import Channels, make_event
 from .payloads import Payload
@@ -37,6 +36,7 @@ __all__ = ["AsyncDelivery", "AsyncNotifyClient"]
 log = logging.getLogger(__name__)
 
 AckCallback = Callable[[EventAck], None]
+DropCallback = Callable[[str, str], None]
 
 
 class AsyncDelivery(asyncio.Future):
@@ -84,12 +84,14 @@ class AsyncNotifyClient:
         *,
         curve: CurveKeys | None = None,
         on_ack: AckCallback | None = None,
+        on_drop: DropCallback | None = None,
         options: ClientOptions | None = None,
         **option_values: Any,
     ) -> None:
         self.options = options or ClientOptions(**option_values)
         self._connection = (addresses, identity, curve)
         self._on_ack = on_ack
+        self._drops = Drops(on_drop)
         self._engine: Engine | None = None
         self._task: asyncio.Task | None = None
         self._open: dict[str, AsyncDelivery] = {}
@@ -105,12 +107,15 @@ class AsyncNotifyClient:
         environ: Mapping[str, str] | None = None,
         *,
         on_ack: AckCallback | None = None,
+        on_drop: DropCallback | None = None,
         **option_values: Any,
     ) -> AsyncNotifyClient:
         """As NotifyClient.from_env."""
         addresses, identity, curve = connection_from_env(environ)
         options = ClientOptions.from_env(environ, **option_values)
-        return cls(addresses, identity, curve=curve, on_ack=on_ack, options=options)
+        return cls(
+            addresses, identity, curve=curve, on_ack=on_ack, on_drop=on_drop, options=options
+        )
 
     async def start(self) -> AsyncNotifyClient:
         """Connect, resend what the outbox kept, and start the client's task."""
@@ -125,12 +130,19 @@ class AsyncNotifyClient:
             failover_s=self.options.failover_s,
             send_hwm=2 * self.options.max_in_flight + 1000,
         )
+        engine = None
         try:
-            self._engine = Engine(dealer, self.options, self._release, self._on_ack)
-            self.recovered = self._engine.recover(lambda p: self._register(p, None, loop))
+            engine = Engine(dealer, self.options, self._release, self._on_ack, self._drops)
+            self.recovered = engine.recover(lambda p: self._register(p, None, loop))
         except BaseException:
-            dealer.close()
+            if engine is not None:
+                engine.close()  # the outbox's lock too, or no client could open it again
+            else:
+                dealer.close()
+            self._open.clear()
+            self._idle.set()
             raise
+        self._engine = engine
         self._task = loop.create_task(self._run(), name="notify-client")
         return self
 
@@ -138,8 +150,8 @@ class AsyncNotifyClient:
         return await self.start()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        # As NotifyClient: leaving on an error does not wait for acks.
-        await self.close(0 if exc_type is not None else None)
+        # As NotifyClient: leaving on an error flushes up to close_timeout_s, not for ever.
+        await self.close(self.options.close_timeout_s if exc_type is not None else None)
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -147,14 +159,16 @@ class AsyncNotifyClient:
         """Send now; the future resolves to the final ack. Raises proto.InvalidEvent as the
         ingress would, and ClientFull with `max_in_flight` events open (an INFORMATIONAL event
         is dropped and counted instead)."""
+        return self._send_prepared(self._started().prepare(event), on_ack)
+
+    def _send_prepared(self, prepared: Prepared, on_ack: AckCallback | None) -> AsyncDelivery:
         engine = self._started()
-        prepared = engine.prepare(event)
         loop = asyncio.get_running_loop()
         if prepared.priority == Priority.INFORMATIONAL:
             delivery = AsyncDelivery(prepared, None, loop)
             delivery.queued.set_result(None)
             delivery.set_result(None)
-            engine.send_informational(prepared.frame)
+            engine.send_informational(prepared)
             return delivery
         open_one = self._open.get(prepared.event_id)
         if open_one is not None:
@@ -174,10 +188,13 @@ class AsyncNotifyClient:
         """Send and wait for the final ack (None for INFORMATIONAL). With `max_in_flight`
         events open it first waits for room (unless `block_when_full=False`: ClientFull).
         `timeout` bounds the whole wait (TimeoutError); the event is still resent after it."""
+        prepared = self._started().prepare(event)  # a bad event raises before any wait
         async with asyncio.timeout(timeout):
-            if event.delivery.priority != Priority.INFORMATIONAL and self.options.block_when_full:
-                await self._wait_for_room(event.event_id)
-            delivery = self.send_nowait(event, on_ack=on_ack)
+            if prepared.priority != Priority.INFORMATIONAL and self.options.block_when_full:
+                await self._wait_for_room(prepared.event_id)
+            # Nothing runs between the wait and this call: the same id sent by another task
+            # meanwhile is found open here, and its future returned.
+            delivery = self._send_prepared(prepared, on_ack)
             return await asyncio.shield(delivery)
 
     async def notify(
@@ -245,7 +262,7 @@ class AsyncNotifyClient:
 
     def stats(self) -> ClientStats:
         """A snapshot of what the client did (empty before it started)."""
-        return replace(self._engine.stats) if self._engine is not None else ClientStats()
+        return self._engine.snapshot() if self._engine is not None else ClientStats()
 
     def _started(self) -> Engine:
         if self._closed:

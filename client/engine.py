@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -31,7 +32,16 @@ from .events import (
 from .outbox import Outbox, Stored
 from .tracker import RESEND_FIRST_S, RESEND_MAX_S, InFlight, Tracker
 
-__all__ = ["FINAL_STATUSES", "ClientOptions", "ClientStats", "Engine", "Handle", "Prepared"]
+__all__ = [
+    "DROP_REASONS",
+    "FINAL_STATUSES",
+    "ClientOptions",
+    "ClientStats",
+    "Drops",
+    "Engine",
+    "Handle",
+    "Prepared",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,16 @@ INFORMATIONAL_HOLD_S = 1.0
 #: The longest the owner sleeps: the failover clock is read at least this often.
 MAX_SLEEP_S = 0.1
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5571"
+#: How long leaving a `with` block on an exception waits for open events to be final.
+CLOSE_TIMEOUT_S = 30.0
+#: An event recovered from the outbox after its deadline still waits this long for the
+#: ingress's replayed ACK_ERROR (it answers a resend at once).
+RECOVERED_GRACE_S = 5.0
+#: Why an INFORMATIONAL event was dropped: `max_in_flight` events open (or that many queued),
+#: no ingress connected within INFORMATIONAL_HOLD_S, or the client closed before it went out.
+DROP_REASONS = ("full", "unconnected", "closed")
+#: A drop is logged (WARNING) the first time for its reason, then at most this often.
+DROP_LOG_EVERY_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +89,28 @@ class ClientOptions:
     outbox: str | None = None
     durable: frozenset[int] = frozenset({Priority.CRITICAL})
     limits: Limits = field(default_factory=Limits)
+    #: Leaving a `with` block on an exception flushes up to this long (None: until all final).
+    close_timeout_s: float | None = CLOSE_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if self.max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
-        named = frozenset(Priority.Value(p) if isinstance(p, str) else p for p in self.durable)
-        object.__setattr__(self, "durable", named)
+        if isinstance(self.durable, str):  # "CRITICAL,NORMAL"
+            object.__setattr__(self, "durable", [p for p in self.durable.split(",") if p.strip()])
+        named = set()
+        for priority in self.durable:
+            if isinstance(priority, str):
+                name = priority.strip().upper()
+                if name not in ("NORMAL", "CRITICAL"):
+                    raise ValueError(f"durable: {priority!r} is not NORMAL or CRITICAL")
+                priority = Priority.Value(name)
+            named.add(priority)
+        object.__setattr__(self, "durable", frozenset(named))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> ClientOptions:
-        """Options from NOTIFY_CLIENT_MAX_IN_FLIGHT, NOTIFY_CLIENT_OUTBOX, and the service's
+        """Options from NOTIFY_CLIENT_MAX_IN_FLIGHT, NOTIFY_CLIENT_OUTBOX, NOTIFY_CLIENT_DURABLE
+        ("CRITICAL,NORMAL"), NOTIFY_CLIENT_CLOSE_TIMEOUT_S, and the service's
         NOTIFY_CRITICAL_DEADLINE_S, NOTIFY_NORMAL_TTL_S, NOTIFY_MAX_PAYLOAD_BYTES and
         NOTIFY_MAX_FRAME_BYTES; `overrides` win."""
         env = os.environ if environ is None else environ
@@ -86,6 +118,8 @@ class ClientOptions:
         for variable, name, kind in (
             ("NOTIFY_CLIENT_MAX_IN_FLIGHT", "max_in_flight", int),
             ("NOTIFY_CLIENT_OUTBOX", "outbox", str),
+            ("NOTIFY_CLIENT_DURABLE", "durable", str),
+            ("NOTIFY_CLIENT_CLOSE_TIMEOUT_S", "close_timeout_s", float),
             ("NOTIFY_CRITICAL_DEADLINE_S", "critical_deadline_s", float),
             ("NOTIFY_NORMAL_TTL_S", "normal_ttl_s", float),
         ):
@@ -99,7 +133,12 @@ class ClientOptions:
                 **({"max_payload_bytes": _parsed("NOTIFY_MAX_PAYLOAD_BYTES", payload, int)} if payload else {}),
                 **({"max_frame_bytes": _parsed("NOTIFY_MAX_FRAME_BYTES", frame, int)} if frame else {}),
             )  # fmt: skip
-        return cls(**{**found, **overrides})
+        try:
+            return cls(**{**found, **overrides})
+        except ValueError as exc:
+            if "durable" in str(exc) and "durable" in found and "durable" not in overrides:
+                raise ValueError(f"NOTIFY_CLIENT_DURABLE: {exc}") from None
+            raise
 
     def give_up_s(self, priority: int) -> float:
         """How long an event of this priority is resent: the service's deadline or TTL + grace."""
@@ -141,11 +180,69 @@ class ClientStats:
     delivered: int = 0
     failed: int = 0
     gave_up: int = 0
-    #: INFORMATIONAL events handed to ZMQ, and dropped (client full, or no ingress connected).
+    #: INFORMATIONAL events handed to ZMQ, and dropped: in all, and by reason (DROP_REASONS):
+    #: `max_in_flight` events open, no ingress connected within 1 s, the client closed first.
     informational_sent: int = 0
     informational_dropped: int = 0
+    informational_dropped_full: int = 0
+    informational_dropped_unconnected: int = 0
+    informational_dropped_closed: int = 0
     #: Open now, waiting for a final ack.
     in_flight: int = 0
+
+
+class Drops:
+    """INFORMATIONAL events dropped, by reason; safe from any thread.
+
+    Each drop is counted, reported to `on_drop(event_id, reason)` (a container's own metric,
+    say) and logged at WARNING: the first of a reason at once, then at most one line per
+    DROP_LOG_EVERY_S saying how many more were dropped meanwhile.
+    """
+
+    def __init__(self, on_drop: Callable[[str, str], None] | None = None) -> None:
+        self._on_drop = on_drop
+        self._lock = threading.Lock()
+        self.counts = dict.fromkeys(DROP_REASONS, 0)
+        self._logged_at: dict[str, float] = {}
+        self._unlogged = dict.fromkeys(DROP_REASONS, 0)
+
+    def __call__(self, event_id: str, reason: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.counts[reason] += 1
+            last = self._logged_at.get(reason)
+            say = last is None or now - last >= DROP_LOG_EVERY_S
+            if say:
+                self._logged_at[reason] = now
+                more, self._unlogged[reason] = self._unlogged[reason], 0
+            else:
+                self._unlogged[reason] += 1
+        if say:
+            log.warning(
+                "event_id=%s INFORMATIONAL dropped (%s)%s", event_id, _DROP_TEXT[reason],
+                f"; {more} more dropped for this reason since the last warning" if more else "",
+            )  # fmt: skip
+        if self._on_drop is not None:
+            try:
+                self._on_drop(event_id, reason)
+            except Exception:
+                log.exception("event_id=%s the on_drop callback raised", event_id)
+
+    def add_to(self, stats: ClientStats) -> ClientStats:
+        with self._lock:
+            counts = dict(self.counts)
+        stats.informational_dropped = sum(counts.values())
+        stats.informational_dropped_full = counts["full"]
+        stats.informational_dropped_unconnected = counts["unconnected"]
+        stats.informational_dropped_closed = counts["closed"]
+        return stats
+
+
+_DROP_TEXT = {
+    "full": "full: max_in_flight events are open",
+    "unconnected": f"unconnected: no ingress within {INFORMATIONAL_HOLD_S:g}s",
+    "closed": "closed: the client closed before it went out",
+}
 
 
 class Handle(Protocol):
@@ -181,15 +278,18 @@ class Engine:
         options: ClientOptions,
         released: Callable[[InFlight], None],
         on_ack: Callable[[EventAck], None] | None = None,
+        drops: Drops | None = None,
     ) -> None:
         self.dealer = dealer
         self.options = options
         self.tracker = Tracker(options.resend_first_s, options.resend_max_s)
         self.outbox = Outbox(options.outbox) if options.outbox else None
         self.stats = ClientStats()
+        self.drops = drops or Drops()
         self._released = released
         self._on_ack = on_ack
-        self._held: deque[tuple[float, bytes]] = deque()
+        #: INFORMATIONAL events waiting for an ingress: (drop at, event id, frame).
+        self._held: deque[tuple[float, str, bytes]] = deque()
 
     # -- in the caller's thread --------------------------------------------------------------------
 
@@ -227,7 +327,9 @@ class Engine:
         it had left (at start, before the owner's loop runs)."""
         handles = []
         for stored in self.outbox.load() if self.outbox is not None else []:
-            left = stored.give_up_at - time.time()
+            # Past its time, it still goes once: the ingress's answer (a replayed ACK_ERROR,
+            # most likely) comes back at once, and is better than NoFinalAck.
+            left = max(stored.give_up_at - time.time(), RECOVERED_GRACE_S)
             prepared = Prepared(
                 stored.event_id, stored.user_id, stored.priority, stored.frame, left, True
             )
@@ -255,25 +357,31 @@ class Engine:
         self.stats.in_flight = len(self.tracker)
         self._send(item, now)
 
-    def send_informational(self, frame: bytes) -> None:
+    def send_informational(self, prepared: Prepared) -> None:
         """Fire and forget: handed to ZMQ now, or held up to INFORMATIONAL_HOLD_S for an
         ingress to connect; dropped (and counted) when the client is full or none comes."""
         if len(self.tracker) >= self.options.max_in_flight:
-            self.stats.informational_dropped += 1
-        elif self._held or not self.dealer.send_frame(frame, 0):
+            self.drops(prepared.event_id, "full")
+        elif self._held or not self.dealer.send_frame(prepared.frame, 0):
             if len(self._held) < self.options.max_in_flight:
-                self._held.append((time.monotonic() + INFORMATIONAL_HOLD_S, frame))
+                expires = time.monotonic() + INFORMATIONAL_HOLD_S
+                self._held.append((expires, prepared.event_id, prepared.frame))
             else:
-                self.stats.informational_dropped += 1
+                self.drops(prepared.event_id, "full")
         else:
             self.stats.informational_sent += 1
+
+    def snapshot(self) -> ClientStats:
+        """A copy of the counters, drops included (in the owner's thread, or racing it
+        harmlessly: every counter is a plain int)."""
+        return self.drops.add_to(replace(self.stats))
 
     def _send_held(self, now: float) -> None:
         """Held INFORMATIONAL events: sent in order once an ingress is up, dropped when stale."""
         while self._held:
-            expires, frame = self._held[0]
+            expires, event_id, frame = self._held[0]
             if expires <= now:
-                self.stats.informational_dropped += 1
+                self.drops(event_id, "unconnected")
             elif self.dealer.send_frame(frame, 0):
                 self.stats.informational_sent += 1
             else:
@@ -314,6 +422,9 @@ class Engine:
         self.stats.in_flight = 0
 
     def close(self) -> None:
+        """Stop; INFORMATIONAL events still held for an ingress are dropped (and counted)."""
+        while self._held:
+            self.drops(self._held.popleft()[1], "closed")
         self.dealer.close()
         if self.outbox is not None:
             self.outbox.close()

@@ -22,7 +22,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import replace
 from typing import Any
 
 import zmq
@@ -30,7 +29,7 @@ import zmq
 from proto import EventAck, InvalidEvent, Priority, UserEvent
 
 from .connection import CurveKeys, Dealer
-from .engine import ClientOptions, ClientStats, Engine, Prepared, connection_from_env
+from .engine import ClientOptions, ClientStats, Drops, Engine, Prepared, connection_from_env
 from .errors import ClientClosed, ClientFull
 from .events import Channels, make_event
 from .payloads import Payload
@@ -41,6 +40,8 @@ __all__ = ["Delivery", "NotifyClient"]
 log = logging.getLogger(__name__)
 
 AckCallback = Callable[[EventAck], None]
+#: Told of every INFORMATIONAL event dropped: (event_id, reason), reason one of DROP_REASONS.
+DropCallback = Callable[[str, str], None]
 
 
 def _settle(future: Future, result: Any = None, error: Exception | None = None) -> None:
@@ -96,8 +97,10 @@ class NotifyClient:
 
     Parameters: `addresses`, the ingress ROUTER (or several replicas, tried in order);
     `identity`, a stable routing id (the container id); `curve`, CURVE keys (`CurveKeys`);
-    `on_ack`, called (in the client's thread) with every ack of every event; `options` or
-    keyword options (`ClientOptions`: max_in_flight, block_when_full, outbox, durable, ...).
+    `on_ack`, called (in the client's thread) with every ack of every event; `on_drop`, called
+    with (event_id, reason) for every INFORMATIONAL event dropped (reason: "full",
+    "unconnected" or "closed"); `options` or keyword options (`ClientOptions`: max_in_flight,
+    block_when_full, outbox, durable, close_timeout_s, ...).
 
     Events left in the outbox by an earlier run are resent at start; their Deliveries are in
     `recovered`.
@@ -110,6 +113,7 @@ class NotifyClient:
         *,
         curve: CurveKeys | None = None,
         on_ack: AckCallback | None = None,
+        on_drop: DropCallback | None = None,
         context: zmq.Context | None = None,
         options: ClientOptions | None = None,
         **option_values: Any,
@@ -126,17 +130,23 @@ class NotifyClient:
         # Guards _open, _closed, _turned_away and the order of commands against close().
         self._room = threading.Condition()
         self._open: dict[str, Delivery] = {}
-        self._commands: deque[tuple[Prepared, Delivery] | bytes] = deque()
-        self._turned_away = 0  # INFORMATIONAL dropped before reaching the thread
+        #: NORMAL/CRITICAL events with their Delivery, or an INFORMATIONAL one alone.
+        self._commands: deque[tuple[Prepared, Delivery] | Prepared] = deque()
+        self._drops = Drops(on_drop)
         self._closed = False
         self._stop = threading.Event()
+        engine = None
         try:
-            self._engine = Engine(dealer, self.options, self._release, on_ack)
+            engine = Engine(dealer, self.options, self._release, on_ack, self._drops)
             #: Deliveries of the events an earlier run left in the outbox, resent now.
-            self.recovered: list[Delivery] = self._engine.recover(self._register)
+            self.recovered: list[Delivery] = engine.recover(self._register)
         except BaseException:
-            dealer.close()
+            if engine is not None:
+                engine.close()  # the outbox's lock too, or no client could open it again
+            else:
+                dealer.close()
             raise
+        self._engine = engine
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -149,13 +159,16 @@ class NotifyClient:
         environ: Mapping[str, str] | None = None,
         *,
         on_ack: AckCallback | None = None,
+        on_drop: DropCallback | None = None,
         **option_values: Any,
     ) -> NotifyClient:
         """A client configured by NOTIFY_CLIENT_INGRESS, NOTIFY_CLIENT_ID, the NOTIFY_CURVE_*
         keys and the variables of ClientOptions.from_env; keyword options win."""
         addresses, identity, curve = connection_from_env(environ)
         options = ClientOptions.from_env(environ, **option_values)
-        return cls(addresses, identity, curve=curve, on_ack=on_ack, options=options)
+        return cls(
+            addresses, identity, curve=curve, on_ack=on_ack, on_drop=on_drop, options=options
+        )
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -177,16 +190,17 @@ class NotifyClient:
         # event or finds it in the queue (and fails its Delivery with ClientClosed).
         with self._room:
             self._check_open()
-            open_one = self._open.get(prepared.event_id)
+            open_one = self._open_one(prepared)
             if open_one is not None:
-                if open_one.user_id != prepared.user_id:
-                    raise InvalidEvent(
-                        "event_id", f"{prepared.event_id} is open here for another user"
-                    )
                 return open_one
-            self._wait_for_room(timeout)
+            self._wait_for_room(timeout, prepared.event_id)
+            # Another thread may have sent the same id while this one waited.
+            open_one = self._open_one(prepared)
+            if open_one is not None:
+                return open_one
             self._engine.persist(prepared)  # on disk before the caller hears "accepted"
             delivery = self._register(prepared, on_ack)
+            self._room.notify_all()  # a sender waiting with the same id returns this Delivery
             self._commands.append((prepared, delivery))
             self._wake()
         return delivery
@@ -211,17 +225,25 @@ class NotifyClient:
         """Send and wait for the final ack (a blocking convenience for scripts)."""
         return self.send(event).result(timeout)
 
+    def _open_one(self, prepared: Prepared) -> Delivery | None:
+        """With the condition held: the open Delivery of this event id, if any."""
+        open_one = self._open.get(prepared.event_id)
+        if open_one is not None and open_one.user_id != prepared.user_id:
+            raise InvalidEvent("event_id", f"{prepared.event_id} is open here for another user")
+        return open_one
+
     def _send_informational(self, prepared: Prepared) -> Delivery:
         delivery = Delivery(prepared.event_id, prepared.user_id, prepared.priority)
         delivery.queued.set_result(None)
         delivery.set_result(None)
         with self._room:
             self._check_open()
-            if len(self._commands) > self.options.max_in_flight:
-                self._turned_away += 1
-            else:
-                self._commands.append(prepared.frame)
+            full = len(self._commands) > self.options.max_in_flight
+            if not full:
+                self._commands.append(prepared)
                 self._wake()
+        if full:
+            self._drops(prepared.event_id, "full")
         return delivery
 
     def _check_open(self) -> None:
@@ -232,14 +254,17 @@ class NotifyClient:
         """Called from an on_ack callback? (Then nothing may wait for this thread.)"""
         return threading.current_thread() is self._thread
 
-    def _wait_for_room(self, timeout: float | None) -> None:
-        """With the condition held: return once there is room, else raise ClientFull."""
+    def _wait_for_room(self, timeout: float | None, event_id: str) -> None:
+        """With the condition held: return once there is room (or `event_id` was opened by
+        another thread meanwhile), else raise ClientFull."""
         limit = self.options.max_in_flight
         if len(self._open) < limit:
             return
         if not self.options.block_when_full or self._on_client_thread():
             raise ClientFull(f"{limit} events are waiting for their final ack")
-        if not self._room.wait_for(lambda: len(self._open) < limit or self._closed, timeout):
+        if not self._room.wait_for(
+            lambda: len(self._open) < limit or self._closed or event_id in self._open, timeout
+        ):
             raise ClientFull(f"{limit} events still waiting for their final ack after {timeout}s")
         if self._closed:
             raise ClientClosed("the client closed while this event waited for room")
@@ -286,17 +311,16 @@ class NotifyClient:
 
     def stats(self) -> ClientStats:
         """A snapshot of what the client did."""
-        snapshot = replace(self._engine.stats)
-        snapshot.informational_dropped += self._turned_away
-        return snapshot
+        return self._engine.snapshot()
 
     def __enter__(self) -> NotifyClient:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        # Leaving on an error does not wait for acks that may never come (durable events stay
-        # in the outbox); leaving normally waits until every event is final.
-        self.close(0 if exc_type is not None else None)
+        # Leaving normally waits until every event is final. Leaving on an error flushes too,
+        # but only up to close_timeout_s: the error may be that acks never come. Then what is
+        # open fails with ClientClosed; durable events stay in the outbox for the next client.
+        self.close(self.options.close_timeout_s if exc_type is not None else None)
 
     # -- the client's thread -----------------------------------------------------------------------
 
@@ -332,7 +356,7 @@ class NotifyClient:
     def _take_commands(self) -> None:
         while self._commands:
             command = self._commands.popleft()
-            if isinstance(command, bytes):
+            if isinstance(command, Prepared):
                 self._engine.send_informational(command)
             else:
                 prepared, delivery = command

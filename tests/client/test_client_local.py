@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 import zmq
@@ -15,12 +18,21 @@ from client import (
     AsyncNotifyClient,
     ClientClosed,
     ClientFull,
+    ClientOptions,
     NoFinalAck,
     NotifyClient,
     make_event,
 )
-from client.outbox import Outbox
-from proto import AckStatus, ack_frame, decode_frame
+from client.outbox import Outbox, Stored
+from proto import (
+    AckStatus,
+    ChannelType,
+    InvalidEvent,
+    Priority,
+    ack_frame,
+    decode_frame,
+    encode_event,
+)
 from tests.helpers import free_port, wait_until
 
 
@@ -147,3 +159,208 @@ def test_the_async_client_refuses_when_full_and_a_cancelled_wait_does_not_cancel
 
     stats = asyncio.run(scenario())
     assert stats.accepted == 1
+
+
+#: What a stand-in ingress answers to an event: (after seconds, ack frame) pairs.
+Answer = Callable[[object], list[tuple[float, bytes]]]
+
+
+@pytest.fixture
+def stand_in() -> Iterator[Callable[[Answer], str]]:
+    """ROUTERs that answer each event (every send of it) as `answer` says, on their own clock."""
+    stops: list[Callable[[], None]] = []
+
+    def start(answer: Answer) -> str:
+        router = zmq.Context.instance().socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        stop = threading.Event()
+
+        def serve() -> None:
+            later: list[tuple[float, bytes, bytes]] = []
+            while not stop.is_set():
+                if router.poll(10):
+                    peer, frame = router.recv_multipart()
+                    now = time.monotonic()
+                    later += [
+                        (now + after, peer, ack) for after, ack in answer(decode_frame(frame))
+                    ]
+                now = time.monotonic()
+                for item in [item for item in later if item[0] <= now]:
+                    later.remove(item)
+                    router.send_multipart(list(item[1:]))
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+
+        def finish() -> None:
+            stop.set()
+            thread.join()
+            router.close()
+
+        stops.append(finish)
+        return f"tcp://127.0.0.1:{port}"
+
+    yield start
+    for finish in stops:
+        finish()
+
+
+def _delivered_after(seconds: float) -> Answer:
+    return lambda event: [
+        (0.0, ack_frame(event.event_id, AckStatus.QUEUED)),
+        (seconds, ack_frame(event.event_id, AckStatus.DELIVERED, ChannelType.DISCORD)),
+    ]
+
+
+def test_two_threads_sending_the_same_id_to_a_full_client_share_one_delivery(stand_in):
+    client = NotifyClient(stand_in(_delivered_after(0.3)), max_in_flight=1)
+    blocker = client.send(_critical())
+    same = _critical()
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.append(client.send(same))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(got) == 2 and got[0] is got[1], "one Delivery for one open event id"
+    assert got[0].result(10).status == AckStatus.DELIVERED
+    assert blocker.result(10).status == AckStatus.DELIVERED
+    assert client.flush(timeout=10) == 0
+    assert client.stats().accepted == 2
+    client.close()
+
+
+def test_informational_drops_are_counted_by_reason_logged_and_reported(dead, caplog):
+    caplog.set_level(logging.WARNING, logger="client.engine")
+    heard: list[tuple[str, str]] = []
+    full = NotifyClient(dead, max_in_flight=1, on_drop=lambda *drop: heard.append(drop))
+    full.send(_critical())
+    infos = [full.notify("u1", "STRATEGY_LOG", "INFORMATIONAL") for _ in range(3)]
+    wait_until(lambda: full.stats().informational_dropped_full == 3, "3 drops: client full")
+    full.close(timeout=0)
+    # Dropped in the sender's thread or the client's (both count as full): in either order.
+    assert sorted(heard) == sorted((info.event_id, "full") for info in infos)
+    warned = [r.getMessage() for r in caplog.records if "INFORMATIONAL dropped" in r.getMessage()]
+    assert len(warned) == 1, "one line, not one per drop"
+    assert heard[0][0] in warned[0] and "(full" in warned[0]
+
+    quiet = NotifyClient(dead, on_drop=lambda *drop: heard.append(drop))
+    late = quiet.notify("u1", "STRATEGY_LOG", "INFORMATIONAL")
+    wait_until(lambda: quiet.stats().informational_dropped_unconnected == 1, "the drop after 1 s")
+    cut = quiet.notify("u1", "STRATEGY_LOG", "INFORMATIONAL")
+    quiet.close()  # still held for an ingress: dropped, and counted
+    stats = quiet.stats()
+    assert (
+        stats.informational_dropped,
+        stats.informational_dropped_full,
+        stats.informational_dropped_unconnected,
+        stats.informational_dropped_closed,
+    ) == (2, 0, 1, 1)
+    assert heard[3:] == [(late.event_id, "unconnected"), (cut.event_id, "closed")]
+    warned = [r.getMessage() for r in caplog.records if "INFORMATIONAL dropped" in r.getMessage()]
+    assert any(late.event_id in line and "(unconnected" in line for line in warned)
+    assert any(cut.event_id in line and "(closed" in line for line in warned)
+
+
+def test_leaving_a_with_block_on_an_error_still_flushes(stand_in):
+    address = stand_in(_delivered_after(0.3))
+    with (
+        pytest.raises(RuntimeError, match="the container's own error"),
+        NotifyClient(address) as client,
+    ):
+        delivery = client.send(_critical())
+        raise RuntimeError("the container's own error")
+    assert delivery.result(0).status == AckStatus.DELIVERED, "final before the block was left"
+
+
+def test_leaving_on_an_error_stops_at_close_timeout_and_keeps_durable_events(dead, tmp_path):
+    outbox = str(tmp_path / "outbox.db")
+    leaving = NotifyClient(dead, outbox=outbox, close_timeout_s=0.2)
+    with pytest.raises(RuntimeError), leaving as client:
+        durable = client.send(_critical())
+        normal = client.notify("u1", "ALERT_TRIGGERED", "NORMAL", ["EMAIL"])
+        raise RuntimeError("boom")
+    for delivery in (durable, normal):
+        with pytest.raises(ClientClosed):
+            delivery.result(0)
+    stored = Outbox(outbox)
+    assert [row.event_id for row in stored.load()] == [durable.event_id]
+    stored.close()
+
+
+def test_durable_normal_from_the_environment_is_kept_and_resent_after_a_restart(dead, tmp_path):
+    env = {
+        "NOTIFY_CLIENT_INGRESS": dead,
+        "NOTIFY_CLIENT_OUTBOX": str(tmp_path / "outbox.db"),
+        "NOTIFY_CLIENT_DURABLE": "critical, NORMAL",
+    }
+    client = NotifyClient.from_env(env)
+    assert client.options.durable == {Priority.CRITICAL, Priority.NORMAL}
+    normal = client.notify("u1", "ALERT_TRIGGERED", "NORMAL", ["EMAIL"])
+    client.close(timeout=0)
+    again = NotifyClient.from_env(env)
+    assert [(d.event_id, d.priority) for d in again.recovered] == [
+        (normal.event_id, Priority.NORMAL)
+    ]
+    assert again.stats().recovered == 1
+    again.close(timeout=0)
+    with pytest.raises(ValueError, match="NOTIFY_CLIENT_DURABLE: durable: 'SOMETIMES'"):
+        ClientOptions.from_env({"NOTIFY_CLIENT_DURABLE": "SOMETIMES"})
+
+
+def test_the_async_client_keeps_durable_events_in_its_outbox_across_a_restart(dead, tmp_path):
+    outbox = str(tmp_path / "outbox.db")
+
+    async def scenario():
+        async with AsyncNotifyClient(dead, outbox=outbox, durable={"CRITICAL", "NORMAL"}) as first:
+            kept = first.send_nowait(_critical())
+            normal = first.send_nowait(make_event("u1", "ALERT_TRIGGERED", "NORMAL", ["EMAIL"]))
+            await first.close(timeout=0)
+        with pytest.raises(ClientClosed):
+            await kept
+        async with AsyncNotifyClient(dead, outbox=outbox) as second:
+            recovered = sorted(f.event_id for f in second.recovered)
+            await second.close(timeout=0)
+        return recovered, sorted([kept.event_id, normal.event_id])
+
+    recovered, sent = asyncio.run(scenario())
+    assert recovered == sent
+
+
+def test_an_event_recovered_after_its_deadline_still_hears_the_ingress_answer(stand_in, tmp_path):
+    event = _critical()
+    frame = encode_event(event)
+    stored = Outbox(tmp_path / "outbox.db")
+    stored.add(Stored("u1", event.event_id, Priority.CRITICAL, frame, time.time() - 60))
+    stored.close()
+    reason = "deadline passed before delivery; DISCORD: transient (HTTP 500)"
+    address = stand_in(lambda e: [(0.5, ack_frame(e.event_id, AckStatus.ACK_ERROR, error=reason))])
+    client = NotifyClient(address, outbox=str(tmp_path / "outbox.db"))
+    [recovered] = client.recovered
+    ack = recovered.result(10)
+    assert (ack.status, ack.error_message) == (AckStatus.ACK_ERROR, reason)
+    client.close()
+
+
+def test_a_failed_recovery_releases_the_outbox(dead, tmp_path):
+    path = tmp_path / "outbox.db"
+    broken = sqlite3.connect(path)
+    broken.execute("CREATE TABLE outbox (user_id TEXT, event_id TEXT, extra TEXT)")
+    broken.execute("INSERT INTO outbox VALUES ('u1', 'e1', 'x')")
+    broken.commit()
+    broken.close()
+    with pytest.raises(sqlite3.OperationalError, match="give_up_at"):  # a damaged file
+        NotifyClient(dead, outbox=str(path))
+    Outbox(path).close()  # not OutboxBusy: the failed client let go of it
+
+
+def test_the_async_client_refuses_a_bad_event_before_waiting_for_room(dead):
+    async def scenario():
+        async with AsyncNotifyClient(dead, max_in_flight=1) as client:
+            client.send_nowait(_critical())
+            with pytest.raises(InvalidEvent, match="user_id"):
+                await asyncio.wait_for(client.send(_critical(user="")), 5)
+            await client.close(timeout=0)
+
+    asyncio.run(scenario())
