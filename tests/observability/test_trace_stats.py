@@ -37,7 +37,10 @@ def test_trace_shows_every_step_with_times(pipeline, settings, store, stack_env,
     assert (story["event_type"], story["priority"]) == ("ORDER_FILLED", "CRITICAL")
     steps = story["steps"]
     kinds = [step["what"] for step in steps]
-    assert kinds[:3] == ["received", "claimed", "queued"] and kinds[-1] == "final"
+    # The QUEUED ack follows the chain's publish: a fast broker (RabbitMQ) may start the first
+    # attempt before the ingress has written it, and the story is told in the order it happened.
+    assert kinds[:2] == ["received", "claimed"] and kinds[-1] == "final"
+    assert "queued" in kinds
     answered = [step for step in steps if step["what"] == "answered"]
     assert [s["details"]["channel"] for s in answered][-1] == "SLACK"
     assert {s["details"]["kind"] for s in answered if s["details"]["channel"] == "DISCORD"} == {
