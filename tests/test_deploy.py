@@ -8,12 +8,13 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
 
 from tasks.queues import ALL_QUEUES
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -21,8 +22,15 @@ SERVICES = COMPOSE["services"]
 
 def test_every_long_running_service_has_a_health_check_and_a_restart_policy():
     for name, service in SERVICES.items():
-        if name == "keys":  # a one-off that makes the key pairs
+        if name == "keys":
+            # A one-off job that exits once the keys exist: nothing running to probe; the
+            # services wait for it to exit 0 instead.
             assert service["restart"] == "no"
+            assert all(
+                s["depends_on"]["keys"]["condition"] == "service_completed_successfully"
+                for s in SERVICES.values()
+                if "keys" in s.get("depends_on", {})
+            )
             continue
         assert "healthcheck" in service, name
         assert service["restart"] == "unless-stopped", name
@@ -71,6 +79,16 @@ def test_flower_refuses_to_start_without_its_password():
     assert done.returncode == 2
     assert done.stderr == "flower: set NOTIFY_FLOWER_BASIC_AUTH=user:password\n"
     assert "--tasks_columns=name,uuid,state,args," in script  # the task list shows arguments
+
+
+def test_the_telegram_bot_is_unhealthy_without_a_connection_to_the_bot_api():
+    check = SERVICES["telegram-bot"]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    port = free_port()  # nothing connects there
+    env = os.environ | {"NOTIFY_TELEGRAM_API_URL": f"http://127.0.0.1:{port}/telegram"}
+    done = subprocess.run([sys.executable, "-c", check[3]], env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"telegram-bot: no connection to 127.0.0.1:{port}"
 
 
 def test_the_grafana_dashboard_loads_as_it_is():
