@@ -7,11 +7,14 @@ object per line with the proto's field names:
      "channels": ["TELEGRAM", "EMAIL:active"], "payload": {"symbol": "BTC/USDT"}, "event_id": "f-1"}
 
 Every line is checked before anything is sent (a bad one stops the command, naming its line).
+The ingress is NOTIFY_CLIENT_INGRESS when set (comma-separated addresses, tried in order, as the
+container client reads it), else the settings' router address.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sys
 import time
@@ -30,6 +33,12 @@ __all__ = ["send"]
 FIELDS = frozenset({"user_id", "event_type", "priority", "channels", "payload", "event_id"})
 #: A file of more events than this shows a progress bar (on a terminal).
 PROGRESS_FROM = 20
+#: Why the client dropped an INFORMATIONAL event, by ClientStats reason.
+DROPPED_BECAUSE = {
+    "full": "the client was full (max_in_flight events open)",
+    "unconnected": "no ingress connected within 1s",
+    "closed": "the client closed before it went out",
+}
 
 
 def _parse_channels(values: list[str]) -> list[tuple[str, bool]]:
@@ -145,8 +154,13 @@ class _Tally:
 
     final: dict[str, Any] = field(default_factory=dict)
     informational: int = 0
-    informational_dropped: int = 0
+    #: INFORMATIONAL events dropped by the client, by reason (client.DROP_REASONS).
+    dropped: dict[str, int] = field(default_factory=dict)
     refused: int = 0
+
+    @property
+    def informational_dropped(self) -> int:
+        return sum(self.dropped.values())
 
     def settled(self) -> int:
         return len(self.final) + self.informational + self.refused
@@ -172,10 +186,9 @@ class _Tally:
             lines += [f"  {n} x {reason}" for reason, n in errors.most_common(5)]
         if sent_informational := self.informational - self.informational_dropped:
             lines.append(f"INFORMATIONAL {sent_informational} (sent, no ack)")
-        if self.informational_dropped:
-            lines.append(
-                f"INFORMATIONAL {self.informational_dropped} dropped: no ingress connected"
-            )
+        for reason, count in self.dropped.items():
+            if count:
+                lines.append(f"INFORMATIONAL {count} dropped: {DROPPED_BECAUSE[reason]}")
         if self.refused:
             lines.append(f"refused by the client {self.refused}")
         if waiting:
@@ -197,7 +210,11 @@ def send(
     event_id: Annotated[str | None, typer.Option(help="Event id (default: a new UUID).")] = None,
     events: Annotated[
         str | None,
-        typer.Option(help="A JSON-lines file of events (- for stdin) instead of one event."),
+        typer.Option(
+            help="A JSON-lines file of events (- for stdin) instead of one event: one JSON "
+            "object per line, with user_id, event_type and optionally priority (NORMAL), "
+            "channels (NAME or NAME:active), payload (an object) and event_id (a new UUID)."
+        ),
     ] = None,
     timeout: Annotated[
         float | None,
@@ -209,13 +226,18 @@ def send(
     """Send one event (or a file of them) through the ingress and print the acks as they arrive.
 
     Exit status: 0 every event DELIVERED (or INFORMATIONAL and sent), 1 an ACK_ERROR, 2 a
-    timeout or bad usage.
+    timeout, an INFORMATIONAL event dropped, or bad usage. The ingress is NOTIFY_CLIENT_INGRESS
+    when set (comma-separated addresses, tried in order), else the settings' router address.
 
     \b
     Examples:
       notify send --user alice --type ORDER_FILLED --priority CRITICAL --channel DISCORD --channel SLACK
       notify send --user alice --type ALERT_TRIGGERED --channel WEB --channel TELEGRAM:active
       notify send --events fills.jsonl
+
+    \b
+    A line of fills.jsonl (one JSON object per line; only user_id and event_type are required):
+      {"user_id": "alice", "event_type": "ORDER_FILLED", "priority": "CRITICAL", "channels": ["TELEGRAM", "EMAIL:active"], "payload": {"symbol": "BTC/USDT", "fill_price": "50000"}, "event_id": "fill-1"}
     """
     from client import checked_frame
     from proto import FrameError, Limits
@@ -267,9 +289,9 @@ def _send_all(settings, limits, batch: list, timeout: float | None, single: bool
     console = Console(highlight=False, soft_wrap=True)
     show_bar = not single and len(batch) > PROGRESS_FROM and console.is_terminal
     started = time.monotonic()
-    client = NotifyClient(
-        settings.router_connect, curve=CurveKeys.from_settings(settings), options=options
-    )
+    listed = os.environ.get("NOTIFY_CLIENT_INGRESS", "")
+    addresses = [a.strip() for a in listed.split(",") if a.strip()] or settings.router_connect
+    client = NotifyClient(addresses, curve=CurveKeys.from_settings(settings), options=options)
     try:
         with Progress(console=console, transient=True, disable=not show_bar) as progress:
             bar = progress.add_task("final acks", total=len(batch))
@@ -303,7 +325,12 @@ def _send_all(settings, limits, batch: list, timeout: float | None, single: bool
             _wait_for_informational(client, tally.informational, deadline)
     finally:
         client.close(timeout=0)
-    tally.informational_dropped = client.stats().informational_dropped
+    stats = client.stats()
+    tally.dropped = {
+        "full": stats.informational_dropped_full,
+        "unconnected": stats.informational_dropped_unconnected,
+        "closed": stats.informational_dropped_closed,
+    }
     if single:
         return _single_status(batch[0], tally, timeout)
     for line in tally.summary(len(batch), time.monotonic() - started):
@@ -327,7 +354,8 @@ def _single_status(event, tally: _Tally, timeout: float) -> int:
 
     if tally.informational:
         if tally.informational_dropped:
-            typer.echo("dropped: no ingress connected (INFORMATIONAL is never resent)", err=True)
+            [reason] = [DROPPED_BECAUSE[r] for r, n in tally.dropped.items() if n]
+            typer.echo(f"dropped: {reason} (INFORMATIONAL is never resent)", err=True)
             return 2
         typer.echo("sent (INFORMATIONAL: no ack)")
         return 0

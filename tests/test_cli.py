@@ -243,6 +243,39 @@ def test_send_events_file_prints_each_ack_and_a_summary(
     assert "INFORMATIONAL 1 (sent, no ack)" in out
 
 
+@pytest.mark.broker
+def test_send_reads_its_ingress_list_from_notify_client_ingress(
+    pipeline, stack_env, settings, store, new_id
+):
+    user = new_id("clifail")
+    store.directory.update(user, discord_webhook=f"{pipeline.url}/discord/api/webhooks/5/{user}")
+    dead = f"tcp://127.0.0.1:{free_port()}"
+    env = {**stack_env, "NOTIFY_CLIENT_INGRESS": f"{dead}, {settings.router_connect}"}
+    args = ["--type", "ORDER_FILLED", "--priority", "CRITICAL", "--channel", "DISCORD"]
+    done = notify(env, "send", "--user", user, *args)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "DELIVERED via DISCORD"
+
+
+def test_send_events_file_says_why_informational_events_were_dropped(stack_env, tmp_path):
+    path = tmp_path / "events.jsonl"
+    line = {"user_id": "u1", "event_type": "STRATEGY_LOG", "priority": "INFORMATIONAL"}
+    path.write_text(json.dumps(line) + "\n")
+    env = {**stack_env, "NOTIFY_CLIENT_INGRESS": f"tcp://127.0.0.1:{free_port()}"}
+    done = notify(env, "send", "--events", str(path))
+    assert done.returncode == 2, done.stderr
+    assert "INFORMATIONAL 1 dropped: no ingress connected within 1s" in done.stdout.splitlines()
+
+
+def test_send_help_shows_a_line_of_an_events_file(stack_env):
+    done = notify(stack_env, "send", "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "A line of fills.jsonl" in text
+    assert '{"user_id": "alice", "event_type": "ORDER_FILLED", "priority": "CRITICAL",' in text
+    assert "NOTIFY_CLIENT_INGRESS" in text
+
+
 GOOD_LINE = {
     "user_id": "u1",
     "event_type": "ORDER_FILLED",
