@@ -17,8 +17,9 @@ def stats(
     every: Annotated[float, typer.Option(help="Seconds between refreshes with --watch.")] = 2.0,
 ) -> None:
     """Print what the pipeline holds now: events open per priority (and the oldest's age), the
-    broker's queues per channel and priority, attempts running and parked to retry, the due set
-    (size, earliest), and every worker and scheduler, live, stale or dead.
+    due set (its size, its oldest entry, and what its entries wait for), the broker's queues per
+    channel and priority, attempts running and retrying, and every worker and scheduler, live,
+    stale or dead.
 
     \b
     Examples:
@@ -55,14 +56,15 @@ def _stats_lines(store) -> list[str]:
     for priority, (count, oldest) in store.claims.open_counts().items():
         age = f"{now - oldest:.1f}s" if oldest is not None else "-"
         lines.append(f"open {priority:8} {count:8d}   oldest received {age} ago")
+    waiting = _due_kinds(store)
     due_at = store.due.oldest()
     when = "-" if due_at is None else (
-        f"{now - due_at:.1f}s ago" if due_at <= now else f"in {due_at - now:.1f}s"
+        f"overdue by {now - due_at:.1f}s" if due_at <= now else f"due in {due_at - now:.1f}s"
     )  # fmt: skip
-    parked, rounds = store.due.kinds()
+    lines.append(f"due set       {store.due.count():8d}   oldest entry {when}")
     lines.append(
-        f"due set       {store.due.count():8d}   earliest due {when}   "
-        f"({parked} attempts parked to retry or poll, {rounds} rounds waiting)"
+        "              "
+        + ", ".join(f"{count} {what}" for what, count in waiting.items() if what != "retrying")
     )
     try:
         by_queue = queue_depths(ALL_QUEUES)
@@ -73,13 +75,54 @@ def _stats_lines(store) -> list[str]:
         for channel in CHANNEL_QUEUES:
             critical, normal = by_queue[f"critical.{channel}"], by_queue[f"normal.{channel}"]
             lines.append(f"              {channel:10} {critical:9d} {normal:9d}")
-    lines.append(f"attempts      {_running_attempts()} running now")
+    lines.append(
+        f"attempts      {_running_attempts()} running now, {waiting['retrying']} retrying "
+        "(waiting out a backoff or a provider's retry-after)"
+    )
     lines.append(_breaker_line(store, now))
     for kind, seen in sorted(store.liveness.seen(now).items()):
         for name, ago in sorted(seen.items()):
             state = "dead" if ago >= DEAD_AFTER_S else "stale" if ago >= STALE_AFTER_S else "live"
             lines.append(f"{kind:13} {state:5}  {name}  (last beat {ago:.0f}s ago)")
     return lines
+
+
+def _due_kinds(store, sample: int = 2_000) -> dict[str, int]:
+    """What the earliest `sample` members of the due set wait for."""
+    import json
+
+    from tasks.contract import ParkedLink, due_entry
+
+    kinds = dict.fromkeys(
+        (
+            "retrying",
+            "rounds waiting",
+            "held for a digest",
+            "waiting for a WEB ack",
+            "waiting for a person's ack",
+        ),
+        0,
+    )
+    kinds["unreadable"] = 0
+    for taken in store.due.earliest(sample):
+        try:
+            entry = due_entry(json.loads(taken.entry))
+        except (ValueError, KeyError, TypeError):
+            kinds["unreadable"] += 1
+            continue
+        if not isinstance(entry, ParkedLink):
+            kinds["rounds waiting"] += 1
+        elif entry.link.accepted_at is not None:
+            kinds["waiting for a person's ack"] += 1
+        elif entry.link.sent_at is not None:
+            kinds["waiting for a WEB ack"] += 1
+        elif (entry.carry.held_until or 0) >= float(taken.lease) - 1:  # parked until the digest
+            kinds["held for a digest"] += 1
+        else:
+            kinds["retrying"] += 1
+    if not kinds["unreadable"]:
+        del kinds["unreadable"]
+    return kinds
 
 
 def _breaker_line(store, now: float) -> str:

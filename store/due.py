@@ -110,11 +110,17 @@ class DueWork:
     def count(self) -> int:
         return int(self._client.zcard(self._key))
 
-    def kinds(self, sample: int = 10_000) -> tuple[int, int]:
-        """(waiting links, waiting rounds) among the first `sample` members, for `notify stats`."""
-        members = self._client.zrange(self._key, 0, sample - 1)
-        links = sum(1 for member in members if member.startswith(b"link\x00"))
-        return links, len(members) - links
+    def earliest(self, limit: int = 2_000) -> list[Taken]:
+        """The `limit` earliest members with their JSON entries and due times (as the lease
+        field), for `notify stats`; nothing is taken."""
+        pairs = self._client.zrange(self._key, 0, limit - 1, withscores=True)
+        if not pairs:
+            return []
+        entries = self._client.hmget(self._entries, [member for member, _ in pairs])
+        return [
+            Taken(member, entry or member, str(at).encode())
+            for (member, at), entry in zip(pairs, entries, strict=True)
+        ]
 
     def oldest(self) -> float | None:
         """The due time of the earliest member, or None when the set is empty."""
