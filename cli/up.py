@@ -152,9 +152,9 @@ def _ingress_counts(port: int) -> dict[str, int] | None:
 
 
 def _print_addresses(settings: Settings, env: dict[str, str], stack: Supervised, embedded: bool):
+    # Printed even when they are the operator's own (NOTIFY_FLOWER_BASIC_AUTH): this is the
+    # local stack, on loopback, and the terminal that started it is the one that needs them.
     user, _, password = env["NOTIFY_FLOWER_BASIC_AUTH"].partition(":")
-    if os.environ.get("NOTIFY_FLOWER_BASIC_AUTH"):
-        password = "from NOTIFY_FLOWER_BASIC_AUTH"  # the operator's own: not printed
     redis_note = f"embedded, data in {Path(settings.data_dir) / 'redis'}" if embedded else "yours"
     rows = [
         ("ROUTER (containers)", settings.router_connect),
