@@ -1,4 +1,4 @@
-"""Every Celery setting, read from the one Settings object (DESIGN.md, "Delivery in Celery").
+"""Every Celery setting, read from the one Settings object (docs/architecture.md).
 
 Times fit together as tasks/timing.py explains; docs/reliability.md has the arithmetic.
 """

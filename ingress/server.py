@@ -1,6 +1,6 @@
 """The ingress process: binds ROUTER and XPUB, runs the zmq loop, mirrors presence, relays acks.
 
-Sockets (DESIGN.md, "Sockets and the ack relay"): ROUTER with ROUTER_HANDOVER (a reconnecting
+Sockets (docs/protocol.md, "Two sockets"): ROUTER with ROUTER_HANDOVER (a reconnecting
 container takes over its half-open predecessor) and ROUTER_MANDATORY with non-blocking sends
 (an ack to a departed container is counted and dropped); ZMQ heartbeats on ROUTER and XPUB.
 With a server key both are CURVE servers behind a ZAP handler (ingress/auth.py); without one

@@ -4,7 +4,7 @@ FrameError
  ├── EmptyFrame            a frame with no bytes at all
  ├── UnknownMessageType    the first byte is neither 0x20 nor 0x21
  ├── DecodeFailed          the bytes after the type byte do not parse as the message
- └── InvalidEvent          it parses, but breaks a rule of DESIGN.md ("Validation and limits")
+ └── InvalidEvent          it parses, but breaks a rule of docs/protocol.md ("Field rules")
       ├── MissingField     a required field is unset (proto3 reads it as zero)
       └── TooLarge         payload or frame over its configured limit
 """

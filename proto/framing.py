@@ -1,4 +1,4 @@
-"""One ZMQ frame = 1 message-type byte + protobuf bytes (DESIGN.md, "Wire format").
+"""One ZMQ frame = 1 message-type byte + protobuf bytes (docs/protocol.md, "Frame layout").
 
 `0x20` UserEvent (container -> ingress), `0x21` EventAck (ingress -> container). XPUB messages
 are two frames: the topic (`user_id` + NUL) and the same 0x20 frame.

@@ -1,7 +1,7 @@
 """Serve the sandbox app with uvicorn: in a background thread for tests and tools
 (`SandboxServer`), or in the foreground for ``notify sandbox`` (`run`).
 
-Default address 127.0.0.1:8590 (DESIGN.md "Ports"). uvicorn's access log stays off: webhook and
+Default address 127.0.0.1:8590 (docs/configuration.md). uvicorn's access log stays off: webhook and
 Bot API paths carry tokens.
 """
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 #: Where the sandbox listens unless told otherwise.
 DEFAULT_HOST = "127.0.0.1"
-#: The sandbox's port (DESIGN.md "Ports").
+#: The sandbox's port (docs/configuration.md).
 DEFAULT_PORT = 8590
 #: How long `SandboxServer.start` waits for uvicorn to be listening.
 STARTUP_TIMEOUT_S = 10.0

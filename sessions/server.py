@@ -2,7 +2,7 @@
 
 In a background thread for tests and tools (`SessionServer` as a context manager), or in the
 foreground for ``notify sessions`` (`run`), which stops cleanly on SIGTERM/SIGINT. Default
-address 0.0.0.0:8570 (DESIGN.md "Ports"); the SUB connects to ``NOTIFY_INGRESS_XPUB`` (every
+address 0.0.0.0:8570 (docs/configuration.md); the SUB connects to ``NOTIFY_INGRESS_XPUB`` (every
 ingress XPUB when given several). Settings read: ``session_secret``, ``xpub_connect``,
 ``web_ack_timeout_s`` (a recorded ack lives at least twice as long), ``session_history_size``
 and ``session_history_s`` (what a reconnecting browser can recover), ``redis_url``,
@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 from client import CurveKeys
 from proto import EventType, Priority, UserEvent
-from settings import ExposureError, Settings, guard_bind
+from settings import ExposureError, Settings, guard_bind, redis_or_exit
 from store import Store, StoreError
 
 from .ack_links import AckLinks
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 #: Where the session server listens unless told otherwise.
 #: "*": every interface with a subscriber key, else loopback only (protected mode).
 DEFAULT_HOST = "*"
-#: The session WebSocket port (DESIGN.md "Ports").
+#: The session WebSocket port (docs/configuration.md).
 DEFAULT_PORT = 8570
 #: A recorded ack lives at least this long, and at least twice the WEB channel's wait.
 MIN_ACK_TTL_S = 60
@@ -252,6 +252,7 @@ def run(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) 
         from logsetup import configure_logging
 
         configure_logging()
+    redis_or_exit(settings, "notify sessions")
     store = Store(settings.redis_url, settings.key_prefix)
     secured = CurveKeys.from_settings(settings) is not None
     try:

@@ -1,8 +1,8 @@
 """The event claim: dedup, state machine, round number, outbox and fences, each step one atomic
 Lua script.
 
-States only move forward: PENDING -> QUEUED -> DELIVERED | ACK_ERROR (DESIGN.md, "Event
-lifecycle"). The claim holds the event's current round; every step checks it:
+States only move forward: PENDING -> QUEUED -> DELIVERED | ACK_ERROR (docs/reliability.md).
+The claim holds the event's current round; every step checks it:
 
 * `claim_many` (ingress): a new event is PENDING, and its round 0 goes into the due set in the
   same step (the outbox), so a crash before the ingress marks it QUEUED never loses it and a

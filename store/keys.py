@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 __all__ = ["CLAIM_TTL_S", "Keys"]
 
-#: How long a claim, channel claim and delivery log live: at least 48 h (DESIGN.md).
+#: How long a claim, channel claim and delivery log live: at least 48 h (docs/reliability.md).
 CLAIM_TTL_S = 48 * 3600
 
 

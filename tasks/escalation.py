@@ -1,7 +1,7 @@
 """Escalation policy: how long to wait before retrying a channel or starting another round, and
 when to give up. Pure functions of the job, the outcome and the settings; no Celery, no I/O.
 
-Rules (DESIGN.md, "Delivery in Celery"):
+Rules (docs/reliability.md):
   * TRANSIENT -> retry the same channel after an exponential backoff with jitter, up to
     `NOTIFY_CHANNEL_RETRIES` times in one round, then escalate to the next channel.
   * RATE_LIMITED -> retry after the provider's retry-after (same budget).
@@ -27,7 +27,7 @@ __all__ = [
     "round_backoff_s",
 ]
 
-#: Longest single countdown (DESIGN.md, "Timing rules").
+#: Longest single countdown (docs/reliability.md, "Timing").
 MAX_COUNTDOWN_S = 60.0
 #: Longest pause between two CRITICAL rounds.
 MAX_ROUND_BACKOFF_S = 3600.0

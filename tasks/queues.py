@@ -1,4 +1,4 @@
-"""Queue names: one per priority and channel, plus the ingress relay queues (DESIGN.md, "Queues").
+"""Queue names: one per priority and channel, plus the ingress relay queues (docs/architecture.md).
 
 The channel queues derive from the channel registry (`channels.CHANNELS`), plus `control`, where
 `finish` and ACTIVE_SESSION resolution run. `critical.*` come first in ALL_QUEUES: with the

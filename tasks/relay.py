@@ -1,5 +1,5 @@
 """Sends the relay messages (proto/relay.py) from the workers to the ingresses over kombu
-(DESIGN.md, "Sockets and the ack relay").
+(docs/protocol.md, "The relay").
 
 Acks go to the queue of the ingress that holds the container's connection, `ingress.<id>`;
 WEB publishes go to the shared `ingress.web` queue. Both are published through the default
