@@ -4,12 +4,17 @@ with the task id).
 
 Plain text by default (`... event_id=<id> message`); NOTIFY_LOG_FORMAT=json makes every process
 write one JSON object per line (python-json-logger), with `event_id`, `user_id`, and `channel`
-and `outcome` where a record carries them, for a log pipeline to index.
+and `outcome` where a record carries them, for a log pipeline to index. A Celery worker's own
+output (its start-up banner, warnings before its logging is set up, its shutdown notices) is
+made JSON too (`json_worker_output`); Flower's through deploy/flowerconfig.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,6 +29,7 @@ __all__ = [
     "event_context",
     "formatter",
     "install_filter",
+    "json_worker_output",
 ]
 
 #: The event being handled, and its user; "-" outside of any.
@@ -106,3 +112,57 @@ def configure_logging(level: str = "INFO") -> None:
     # python_http_client logs SendGrid's Authorization header at DEBUG.
     for name in ("httpx", "httpcore", "python_http_client"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def json_worker_output() -> None:
+    """With NOTIFY_LOG_FORMAT=json a Celery worker writes nothing but JSON lines: warnings before
+    its logging is set up (running as root) go through a JSON handler, its start-up banner
+    becomes one log line (queues, concurrency, broker, tasks), and the notices it writes from
+    signal handlers ('worker: Warm shutdown') are JSON. Connected by tasks/worker_logging.py."""
+    from celery import signals
+
+    signals.celeryd_init.connect(_json_from_the_start, weak=False)
+    signals.celeryd_after_setup.connect(_banner_as_a_line, weak=False)
+
+
+def _json_from_the_start(**_: object) -> None:
+    if not _json_wanted():
+        return
+    import celery.apps.worker
+
+    # Until Celery sets up logging (it then replaces the root's handlers with its own).
+    handler = logging.StreamHandler()
+    handler.addFilter(EventIdFilter())
+    handler.setFormatter(formatter())
+    logging.getLogger().addHandler(handler)
+    logging.captureWarnings(True)
+    celery.apps.worker.safe_say = _say_as_json  # type: ignore[assignment]
+
+
+def _say_as_json(msg: str, f: Any = sys.__stderr__) -> None:
+    """Celery's safe_say, as a JSON line: called from signal handlers, so no handler lock is
+    taken; the line is formatted, then written with one os.write as Celery does."""
+    record = logging.LogRecord(
+        "celery.apps.worker", logging.INFO, __file__, 0, msg.strip(), None, None
+    )
+    EventIdFilter().filter(record)
+    # As Celery's: losing the notice must never abort the caller.
+    with contextlib.suppress(OSError, ValueError):
+        os.write(f.fileno(), (formatter().format(record) + "\n").encode())
+
+
+def _banner_as_a_line(sender: str, instance: Any, **_: object) -> None:
+    if not _json_wanted():
+        return
+    instance.quiet = True  # Celery prints the banner unless quiet
+    app = instance.app
+    logging.getLogger("celery.apps.worker").info(
+        "%s starting",
+        sender,
+        extra={
+            "queues": sorted(app.amqp.queues.consume_from or app.amqp.queues),
+            "concurrency": instance.concurrency,
+            "broker": app.connection().as_uri(),  # without the password
+            "tasks": sorted(name for name in app.tasks if not name.startswith("celery.")),
+        },
+    )

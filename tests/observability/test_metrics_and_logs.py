@@ -1,10 +1,14 @@
 """Operators' views of a running stack of its own: the ingress's latency histograms, the
-workers' metrics summed over their prefork pool processes, and NOTIFY_LOG_FORMAT=json lines
-from the ingress and a worker, each naming its event (and channel and outcome where known)."""
+workers' metrics summed over their prefork pool processes, and NOTIFY_LOG_FORMAT=json: every
+line of the ingress, a worker (its start-up banner and shutdown notice included) and Flower is
+one JSON object, and the delivery lines name their event (and channel and outcome)."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import uuid
 
 import httpx
@@ -12,7 +16,7 @@ import pytest
 
 from client import NotifyClient, make_event
 from proto import AckStatus
-from tests.helpers import free_port, wait_until
+from tests.helpers import ROOT, free_port, wait_until
 
 
 @pytest.fixture
@@ -73,14 +77,67 @@ def test_metrics_and_json_logs_of_a_running_stack(watched, clean_sandbox):
         == 12
     )
 
-    lines = [
-        json.loads(line) for line in stack.logs("worker1").splitlines() if line.startswith("{")
-    ]
+    # Stopped, so their shutdown lines are in the logs too.
+    for process in (stack.workers[1], stack.ingress):
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    lines = _json_lines(stack.logs("worker1"))
+    assert any(line["message"] == "worker: Warm shutdown (MainProcess)" for line in lines)
+    banner = next(line for line in lines if line["message"].endswith(" starting"))
+    assert "critical.discord" in banner["queues"] and "notify.attempt" in banner["tasks"]
     attempts = [line for line in lines if line.get("outcome") == "delivered"]
     assert {line["event_id"] for line in attempts} == {e.event_id for e in events}
     assert all(line["user_id"] == user and line["channel"] == "DISCORD" for line in attempts)
     assert {"time", "level", "name", "message"} <= set(attempts[0])
-    ingress_lines = [
-        json.loads(line) for line in stack.logs("ingress").splitlines() if line.strip()
-    ]
-    assert any("ready" in line["message"] for line in ingress_lines), "every ingress line is JSON"
+    ingress_lines = _json_lines(stack.logs("ingress"))
+    assert any("ready" in line["message"] for line in ingress_lines)
+
+
+def _json_lines(text: str) -> list[dict]:
+    """Every non-empty line, each a JSON object (else the test fails naming the line)."""
+    lines = []
+    for line in filter(str.strip, text.splitlines()):
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON line: {line!r}")
+        assert isinstance(lines[-1], dict), line
+    assert lines
+    return lines
+
+
+def test_flower_logs_json_lines_too(stack_env, tmp_path):
+    """The Procfile's Flower command, as `notify up` runs it, with NOTIFY_LOG_FORMAT=json."""
+    procfile = (ROOT / "Procfile").read_text().splitlines()
+    command = next(line.split(":", 1)[1] for line in procfile if line.startswith("flower:"))
+    port = free_port()
+    env = os.environ | stack_env
+    env |= {
+        "NOTIFY_LOG_FORMAT": "json",
+        "NOTIFY_FLOWER_PORT": str(port),
+        "NOTIFY_FLOWER_BASIC_AUTH": "ops:a-long-password",
+    }
+    log = tmp_path / "flower.log"
+    with open(log, "wb") as out:
+        flower = subprocess.Popen(["sh", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            wait_until(
+                lambda: _answers(f"http://127.0.0.1:{port}/healthcheck"), "Flower to answer", 30
+            )
+            # A refused login and a served page: tornado's lines, if any, are JSON too.
+            assert httpx.get(f"http://127.0.0.1:{port}/tasks", timeout=5).status_code == 401
+            auth = ("ops", "a-long-password")
+            assert httpx.get(f"http://127.0.0.1:{port}/tasks", auth=auth, timeout=5).is_success
+        finally:
+            flower.send_signal(signal.SIGTERM)
+            flower.wait(30)
+    lines = _json_lines(log.read_text(errors="replace"))
+    assert any(line["message"] == f"Visit me at http://127.0.0.1:{port}" for line in lines)
+    assert not any("a-long-password" in json.dumps(line) for line in lines)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).is_success
+    except httpx.HTTPError:
+        return False
