@@ -13,8 +13,11 @@ import sys
 import pytest
 import yaml
 
+from settings import Settings
 from tasks.queues import ALL_QUEUES
 from tests.helpers import ROOT, free_port
+
+DEPLOY = ROOT / "deploy"
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -100,3 +103,58 @@ def test_the_grafana_dashboard_loads_as_it_is():
         assert panel["targets"] and all(t["expr"] and t["refId"] for t in panel["targets"])
         assert panel["datasource"]["uid"] == "${datasource}"
     assert dashboard["templating"]["list"][0]["type"] == "datasource"
+
+
+def test_prometheus_scrapes_every_ingress_and_worker_service_on_its_metrics_port():
+    scrape = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    defaults = Settings.model_fields
+    ports = {
+        "notify-ingress": defaults["metrics_port"].default,
+        "notify-worker": defaults["worker_metrics_port"].default,
+    }
+    scraped = set()
+    for job in scrape["scrape_configs"]:
+        for sd in job["dns_sd_configs"]:
+            assert sd["type"] == "A" and sd["port"] == ports[job["job_name"]], job
+            for name in sd["names"]:
+                service = SERVICES[name]
+                env = service.get("environment", COMPOSE["x-notify"]["environment"])
+                setting = {"notify-ingress": "NOTIFY_METRICS_PORT"}.get(
+                    job["job_name"], "NOTIFY_WORKER_METRICS_PORT"
+                )
+                assert int(env.get(setting, sd["port"])) == sd["port"], name
+                if job["job_name"] == "notify-worker":
+                    assert env["NOTIFY_WORKER_METRICS_HOST"] == "0.0.0.0", name
+                else:  # with a server key an ingress's metrics listen on every interface
+                    assert env["NOTIFY_CURVE_SERVER_SECRET_FILE"], name
+                scraped.add(name)
+    exporting = {n for n in SERVICES if n.startswith(("ingress-", "worker-"))}
+    assert scraped == exporting
+
+
+def test_grafana_has_prometheus_as_its_datasource_and_the_dashboard_provisioned():
+    prometheus, grafana = SERVICES["prometheus"], SERVICES["grafana"]
+    assert prometheus["profiles"] == grafana["profiles"] == ["monitoring"]
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in prometheus["volumes"] + grafana["volumes"]}
+    assert mounts["/etc/prometheus/prometheus.yml"] == "./deploy/prometheus.yml"
+    assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+
+    provisioning = DEPLOY / "grafana" / "provisioning"
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["type"] == "prometheus" and source["isDefault"]
+    assert source["url"] == "http://prometheus:9090"
+    assert "127.0.0.1:9090:9090" in prometheus["ports"]  # the port Prometheus serves on
+
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "notify.yml").read_text())[
+        "providers"
+    ]
+    folder = provider["options"]["path"]
+    assert mounts[f"{folder}/notify.json"] == "./deploy/grafana/notify.json"
+
+    # Every panel uses the `datasource` variable, which selects the provisioned one by uid.
+    dashboard = json.loads((DEPLOY / "grafana" / "notify.json").read_text())
+    variable = dashboard["templating"]["list"][0]
+    assert variable["name"] == "datasource" and variable["query"] == source["type"]
+    assert variable["current"]["value"] == source["uid"]
