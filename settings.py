@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 @lru_cache(maxsize=16)
 def _type_names(listed: str) -> frozenset[str]:
-    """A comma-separated list of EventType names, read once per distinct text."""
+    """A comma-separated list of EventType (or ChannelType) names, read once per distinct text."""
     return frozenset(n.strip().upper() for n in listed.split(",") if n.strip())
 
 
@@ -30,6 +30,7 @@ __all__ = [
     "connect_address",
     "guard_bind",
     "load_settings",
+    "redis_or_exit",
 ]
 
 #: The longest provider timeout the task time limits allow (tasks/timing.py).
@@ -173,6 +174,10 @@ class Settings(BaseSettings):
     telegram_active_s: int = 900
     default_channels_normal: str = "ACTIVE_SESSION,TELEGRAM,EMAIL"
     default_channels_critical: str = "ACTIVE_SESSION,TELEGRAM,PUSH,EMAIL"
+    #: Channels the operator turned off (ChannelType names): no provider client is built for
+    #: them and their attempts fail permanently (escalating). A provider channel left without
+    #: credentials must be listed here, or a worker serving its queues refuses to start.
+    channels_off: str = ""
     #: Transient retries of one channel within one round before escalating.
     channel_retries: int = 3
     #: First retry backoff in seconds; doubles per retry, with jitter, capped at 60.
@@ -264,9 +269,19 @@ class Settings(BaseSettings):
     @field_validator("ingress_router", "ingress_xpub")
     @classmethod
     def _a_zmq_address(cls, value: str) -> str:
-        host, _, port = value.removeprefix("tcp://").rpartition(":")
-        if not value.startswith("tcp://") or not host or not port.isdigit():
+        if not _tcp_address(value):
             raise ValueError(f"must be tcp://HOST:PORT, e.g. tcp://*:5571 (got {value!r})")
+        return value
+
+    @field_validator("sessions_xpub")
+    @classmethod
+    def _zmq_addresses(cls, value: str) -> str:
+        for address in (a.strip() for a in value.split(",") if a.strip()):
+            if not (_tcp_address(address) or (address.startswith("ipc://") and len(address) > 6)):
+                raise ValueError(
+                    "must be comma-separated tcp://HOST:PORT (or ipc://PATH) addresses, "
+                    f"e.g. tcp://10.0.0.5:5570,tcp://10.0.0.6:5570 (got {address!r})"
+                )
         return value
 
     @field_validator("critical_deadline_s")
@@ -278,14 +293,13 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("default_channels_normal", "default_channels_critical")
+    @field_validator("default_channels_normal", "default_channels_critical", "channels_off")
     @classmethod
     def _known_channels(cls, value: str) -> str:
         from proto import ChannelType  # the contract's names: a typo stops the process at start
 
-        unknown = [
-            n.strip() for n in value.split(",") if n.strip().upper() not in ChannelType.keys()
-        ]
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = [n for n in names if n.upper() not in ChannelType.keys()]
         if unknown:
             raise ValueError(
                 f"unknown channel {unknown[0]!r}; one of {', '.join(ChannelType.keys())}"
@@ -296,7 +310,9 @@ class Settings(BaseSettings):
     def _providers_complete(self) -> Settings:
         """A provider pointed somewhere else than its real API (a sandbox, a proxy) needs its
         credentials too: half a configuration stops the process at start, rather than failing
-        every delivery. The real API with no credentials is a channel left off."""
+        every delivery. The real API with no credentials is checked where it matters: a worker
+        serving that channel's queues refuses to start unless NOTIFY_CHANNELS_OFF lists it
+        (tasks/startup.py)."""
         needs = (
             ("telegram_api_url", "telegram_token"),
             ("sendgrid_host", "sendgrid_api_key"),
@@ -307,7 +323,7 @@ class Settings(BaseSettings):
             if pointed and not getattr(self, what):
                 raise ValueError(
                     f"{_variable(where)} is set, so {_variable(what)} must be too "
-                    "(or unset both: the channel is then off)"
+                    "(or unset both and list the channel in NOTIFY_CHANNELS_OFF)"
                 )
         # The credentials file is read by the workers only (the other processes need not have
         # it mounted): a worker that cannot read it says so when it builds its FCM client.
@@ -342,6 +358,11 @@ class Settings(BaseSettings):
         return critical and event_type in _type_names(self.human_ack_types)
 
     @property
+    def channels_off_names(self) -> frozenset[str]:
+        """NOTIFY_CHANNELS_OFF as ChannelType names."""
+        return _type_names(self.channels_off)
+
+    @property
     def broker_is_redis(self) -> bool:
         """Is the Celery broker a Redis (else RabbitMQ, AMQP)?"""
         return urlsplit(self.celery_broker_url).scheme in REDIS_BROKERS
@@ -361,6 +382,11 @@ class Settings(BaseSettings):
         """Every ingress XPUB the session server subscribes to."""
         listed = [address.strip() for address in self.sessions_xpub.split(",") if address.strip()]
         return listed or [self.xpub_connect]
+
+
+def _tcp_address(value: str) -> bool:
+    host, _, port = value.removeprefix("tcp://").rpartition(":")
+    return value.startswith("tcp://") and bool(host) and port.isdigit()
 
 
 def _url(value: str, schemes: tuple[str, ...]) -> str:
@@ -401,3 +427,26 @@ def load_settings(process: str) -> Settings:
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         print(f"{process}: bad configuration: {where}{problem}{more}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+#: How long a process waits at start for its Redis to answer (one restarting alongside it).
+REDIS_WAIT_S = 3.0
+
+
+def redis_or_exit(settings: Settings, process: str, wait_s: float = REDIS_WAIT_S) -> None:
+    """Return once the store's Redis answers PING; else exit 2 with one line naming
+    NOTIFY_REDIS_URL: what every long-running process does at start."""
+    import time
+
+    from store import redis_answers
+
+    deadline = time.monotonic() + wait_s
+    while not redis_answers(settings.redis_url):
+        if time.monotonic() >= deadline:
+            print(
+                f"{process}: no Redis answers at NOTIFY_REDIS_URL={_redacted(settings.redis_url)} "
+                f"within {wait_s:g} s (start it, or fix the URL)",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+        time.sleep(0.2)

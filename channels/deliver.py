@@ -28,6 +28,8 @@ def deliver(channel: Channel, notice: Notice, profile: UserProfile, deps: Deps) 
             field = channel.address_spec.field if channel.address_spec else "address"
             return Outcome.skipped(SkipCode.NO_ADDRESS, f"no {field} for user")
         if channel.client_setting and deps.client(channel.type) is None:
+            if channel.name in deps.settings.channels_off_names:
+                return Outcome.permanent(f"{channel.name.lower()} is off: NOTIFY_CHANNELS_OFF")
             return Outcome.permanent(
                 f"{channel.name.lower()} not configured: {channel.client_setting} unset"
             )

@@ -28,7 +28,10 @@ def scheduler() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     settings = settings_or_exit()
+    from settings import redis_or_exit
     from tasks.startup import warn_unless_durable
+
+    redis_or_exit(settings, "notify scheduler")
 
     warn_unless_durable(settings, "scheduler")
     run_scheduler(store_or_exit(settings), settings, stop)
@@ -43,7 +46,7 @@ def ingress() -> None:
     """
     from ingress.__main__ import main as ingress_main
 
-    raise typer.Exit(ingress_main())
+    raise typer.Exit(ingress_main([]))
 
 
 def telegram_bot() -> None:
@@ -55,4 +58,4 @@ def telegram_bot() -> None:
     """
     from telegram_bot import main as bot_main
 
-    raise typer.Exit(bot_main())
+    raise typer.Exit(bot_main([]))

@@ -22,7 +22,11 @@ _deps: Deps | None = None
 
 
 def _provider_client(channel: Channel, settings: Settings) -> Any:
-    """A channel's SDK client, or None (not configured, or configured wrongly: said once here)."""
+    """A channel's SDK client, or None (turned off, not configured, or configured wrongly: said
+    once here)."""
+    if channel.client_setting and channel.name in settings.channels_off_names:
+        log.info("channel=%s off (NOTIFY_CHANNELS_OFF)", channel.name)
+        return None
     try:
         client = channel.build_client(settings)
     except Exception as exc:
