@@ -344,6 +344,26 @@ def test_every_command_has_an_example_on_lines_of_its_own(stack_env):
     assert "\n    notify user set alice --discord-webhook" in top
     assert "\n    notify send --user alice" in top
 
+    # The processes' own entry points too; --help starts nothing (no Redis answers here).
+    nowhere = {**stack_env, "NOTIFY_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    script = os.path.join(os.path.dirname(sys.executable), "notify-ingress")
+    for args, word in (
+        ([sys.executable, "-m", "ingress"], "notify-ingress"),
+        ([script], "notify-ingress"),
+        ([sys.executable, "-m", "sessions"], "python -m sessions"),
+        ([sys.executable, "-m", "telegram_bot"], "python -m telegram_bot"),
+    ):
+        done = subprocess.run(
+            [*args, "--help"], cwd=ROOT, env={**os.environ, **nowhere},
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert (done.returncode, done.stderr) == (0, ""), (args, done.stderr)
+        lines = done.stdout.splitlines()
+        heads = [i for i, line in enumerate(lines) if line.strip() == "Example:"]
+        assert heads, f"`{' '.join(args)} --help` has no example:\n{done.stdout}"
+        example = lines[heads[0] + 1]
+        assert example.startswith("    ") and word in example, (args, example)
+
 
 def test_keys_server_add_list_revoke(stack_env, store):
     server = notify(stack_env, "keys", "server")
