@@ -1,7 +1,6 @@
 """The one settings object: every knob of every process, read from the environment.
 
-Names are fixed by DESIGN.md ("Configuration"); each field is documented in
-docs/configuration.md. Build it once per process with `Settings()` and pass it down.
+Each field is documented in docs/configuration.md. Build it once per process with `Settings()` and pass it down.
 """
 
 from __future__ import annotations
@@ -160,7 +159,7 @@ class Settings(BaseSettings):
     fcm_credentials: str = ""
     fcm_project_id: str = ""
     fcm_endpoint: str = "https://fcm.googleapis.com"
-    #: Timeout of every provider call, seconds (DESIGN: within 10 s).
+    #: Timeout of every provider call, seconds (the task time limits allow 10 s).
     provider_timeout_s: float = 10.0
 
     # Delivery policy.
@@ -416,7 +415,7 @@ def _variable(field: str) -> str:
 
 def load_settings(process: str) -> Settings:
     """The settings, or exit 2 with one line on stderr naming the variable and the problem:
-    what every process does at start (DESIGN: a configuration error stops it there)."""
+    what every process does at start (a configuration error stops it there)."""
     try:
         return Settings()
     except ValidationError as exc:
