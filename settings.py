@@ -1,6 +1,7 @@
 """The one settings object: every knob of every process, read from the environment.
 
-Each field is documented in docs/configuration.md. Build it once per process with `Settings()` and pass it down.
+Each field is documented in docs/configuration.md. Build it once per process with `Settings()`
+and pass it down.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = [
     "connect_address",
     "guard_bind",
     "load_settings",
-    "redis_or_exit",
+    "store_answers_or_exit",
 ]
 
 #: The longest provider timeout the task time limits allow (tasks/timing.py).
@@ -432,15 +433,15 @@ def load_settings(process: str) -> Settings:
 REDIS_WAIT_S = 3.0
 
 
-def redis_or_exit(settings: Settings, process: str, wait_s: float = REDIS_WAIT_S) -> None:
+def store_answers_or_exit(settings: Settings, process: str, wait_s: float = REDIS_WAIT_S) -> None:
     """Return once the store's Redis answers PING; else exit 2 with one line naming
     NOTIFY_REDIS_URL: what every long-running process does at start."""
     import time
 
-    from store import redis_answers
+    import store  # the one package that talks to Redis
 
     deadline = time.monotonic() + wait_s
-    while not redis_answers(settings.redis_url):
+    while not store.redis_answers(settings.redis_url):
         if time.monotonic() >= deadline:
             print(
                 f"{process}: no Redis answers at NOTIFY_REDIS_URL={_redacted(settings.redis_url)} "

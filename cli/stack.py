@@ -28,10 +28,10 @@ def scheduler() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     settings = settings_or_exit()
-    from settings import redis_or_exit
+    from settings import store_answers_or_exit
     from tasks.startup import warn_unless_durable
 
-    redis_or_exit(settings, "notify scheduler")
+    store_answers_or_exit(settings, "notify scheduler")
 
     warn_unless_durable(settings, "scheduler")
     run_scheduler(store_or_exit(settings), settings, stop)

@@ -8,7 +8,7 @@ import sys
 import zmq
 
 from logsetup import configure_logging
-from settings import ExposureError, Settings, load_settings, redis_or_exit
+from settings import ExposureError, Settings, load_settings, store_answers_or_exit
 
 from .server import Ingress
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None, prog: str = "notify-ingress") -> int:
     _parser(prog).parse_args(argv)
     configure_logging()
     settings: Settings = load_settings("notify-ingress")
-    redis_or_exit(settings, "notify-ingress")
+    store_answers_or_exit(settings, "notify-ingress")
     try:
         ingress = Ingress(settings)
     except (ExposureError, OSError) as exc:  # protected mode, or an unreadable key file

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 from client import CurveKeys
 from proto import EventType, Priority, UserEvent
-from settings import ExposureError, Settings, guard_bind, redis_or_exit
+from settings import ExposureError, Settings, guard_bind, store_answers_or_exit
 from store import Store, StoreError
 
 from .ack_links import AckLinks
@@ -252,7 +252,7 @@ def run(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) 
         from logsetup import configure_logging
 
         configure_logging()
-    redis_or_exit(settings, "notify sessions")
+    store_answers_or_exit(settings, "notify sessions")
     store = Store(settings.redis_url, settings.key_prefix)
     secured = CurveKeys.from_settings(settings) is not None
     try:

@@ -10,7 +10,7 @@ import threading
 from types import FrameType
 
 from logsetup import configure_logging
-from settings import load_settings, redis_or_exit
+from settings import load_settings, store_answers_or_exit
 
 from .bot import BotError, run_bot
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None, prog: str = "notify telegram-bot") -> in
             file=sys.stderr,
         )
         return 2
-    redis_or_exit(settings, "notify telegram-bot")
+    store_answers_or_exit(settings, "notify telegram-bot")
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
