@@ -15,7 +15,7 @@ protobuf only); the guide for container authors is client/README.md.
 
 from .aio import AsyncDelivery, AsyncNotifyClient
 from .connection import CurveKeys, Dealer
-from .engine import FINAL_STATUSES, ClientOptions, ClientStats, connection_from_env
+from .engine import DROP_REASONS, FINAL_STATUSES, ClientOptions, ClientStats, connection_from_env
 from .errors import ClientClosed, ClientError, ClientFull, NoFinalAck, OutboxBusy
 from .events import checked_frame, give_up_after_s, make_event
 from .payloads import (
@@ -33,6 +33,7 @@ from .sync import Delivery, NotifyClient
 __version__ = "1.0.0"
 
 __all__ = [
+    "DROP_REASONS",
     "FINAL_STATUSES",
     "AlertEventPayload",
     "AsyncDelivery",
