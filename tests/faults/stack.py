@@ -21,6 +21,7 @@ from pathlib import Path
 
 from client import FINAL_STATUSES, NotifyClient
 from proto import AckStatus, UserEvent
+from sandbox import PROJECT_ID, fcm_endpoint, sendgrid_host, service_account_file, telegram_api_url
 from store import Store, wait_for_redis
 from tests.helpers import ROOT, free_port, wait_for_line
 
@@ -67,6 +68,15 @@ class Stack:
             "NOTIFY_ROUND_BACKOFF_S": "1",
             "NOTIFY_ENV_FILE": str(root / "none.env"),
             "PYTHONUNBUFFERED": "1",
+            # Every provider points at the sandbox, as in the local stack: a worker serving a
+            # provider channel without credentials would refuse to start.
+            "NOTIFY_TELEGRAM_TOKEN": "1000001:sandbox",
+            "NOTIFY_TELEGRAM_API_URL": telegram_api_url(sandbox_url),
+            "NOTIFY_SENDGRID_API_KEY": "SG.sandbox",
+            "NOTIFY_SENDGRID_HOST": sendgrid_host(sandbox_url),
+            "NOTIFY_FCM_CREDENTIALS": str(service_account_file(sandbox_url, root / "fcm")),
+            "NOTIFY_FCM_PROJECT_ID": PROJECT_ID,
+            "NOTIFY_FCM_ENDPOINT": fcm_endpoint(sandbox_url),
             **(env or {}),
         }
         self.workers: dict[int, subprocess.Popen] = {}
