@@ -125,11 +125,20 @@ def test_the_local_stack_runs_the_demo_and_restarts_what_dies(local_stack):
     )  # fmt: skip
     assert "channel=" in tasks[0]["args"] and "user=bob" in tasks[0]["args"]
     assert "liquidation_price" not in json.dumps(tasks)
+    from selenium.webdriver.common.by import By
+
     with headless_chromium() as browser:
         user, password = FLOWER_AUTH
-        browser.set_window_size(1600, 1000)  # the arguments column whole
+        browser.set_window_size(1920, 1000)  # wide enough for the arguments column
         browser.get(f"http://{user}:{password}@127.0.0.1:{env['NOTIFY_FLOWER_PORT']}/tasks")
-        # The task list's Args column (--tasks_columns) shows the liquidation's attempts.
+        # Searched for as an operator would (the page lists the newest 15 tasks): the task
+        # list's Args column (--tasks_columns) shows the liquidation's attempts.
+        search = wait_until(
+            lambda: browser.find_elements(By.CSS_SELECTOR, "input[type=search]"),
+            "Flower's task search box",
+            30,
+        )
+        search[0].send_keys(liquidation)
         wait_until(
             lambda: re.search(
                 rf"event={liquidation} user=bob channel=(DISCORD|TELEGRAM) round=\d+ try=\d+",
