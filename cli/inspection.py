@@ -180,20 +180,21 @@ def delivery_log(user: Annotated[str, typer.Option(help="User id.")], event_id: 
 
 
 def alive(
-    kind: Annotated[str, typer.Argument(help="worker or scheduler")],
+    kind: Annotated[str, typer.Argument(help="worker, scheduler or telegram-bot")],
     within: Annotated[float, typer.Option(help="Seconds since its last beat, at most.")] = 30.0,
     name: Annotated[
         str | None,
         typer.Option(help="Part of its name (default: this host's name, as in a container)."),
     ] = None,
 ) -> None:
-    """Exit 0 when a worker (or scheduler) of this host beat recently, else 1: a health check
-    for docker compose or Kubernetes.
+    """Exit 0 when a worker (or scheduler, or Telegram bot) of this host beat recently, else 1:
+    a health check for docker compose or Kubernetes.
 
     \b
     Examples:
       notify alive worker
       notify alive scheduler --within 20
+      notify alive telegram-bot --within 60
     """
     import socket
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Coroutine
@@ -248,6 +250,7 @@ async def _poll(
         if stopped:
             break
         backoff = FIRST_BACKOFF_S
+        _beat(store)  # a poll answered: Telegram is reachable and the bot is working
         confirmed = offset
         for update in updates:
             offset = update.update_id + 1
@@ -259,6 +262,19 @@ async def _poll(
         # Confirm what was handled, so a restart does not see (and answer) it again.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(bot.get_updates(offset=offset, timeout=0), client.timeout_s)
+
+
+def _liveness_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _beat(store: Store) -> None:
+    """The bot's heartbeat (`notify alive telegram-bot`, `notify stats`), once per answered
+    poll: at least every POLL_TIMEOUT_S while Telegram answers."""
+    try:
+        store.liveness.beat("telegram-bot", _liveness_name())
+    except Exception as exc:  # Redis away: the poll goes on, the beat comes back with it
+        log.warning("telegram_bot liveness beat failed: %s", type(exc).__name__)
 
 
 def run_bot(settings: Settings, stop_event: threading.Event, store: Store | None = None) -> None:
@@ -275,4 +291,6 @@ def run_bot(settings: Settings, stop_event: threading.Event, store: Store | None
         client.run(_poll(client, store, settings, stop_event))
     finally:
         client.close()
+        with contextlib.suppress(Exception):  # a clean stop: gone, not dead
+            store.liveness.gone("telegram-bot", _liveness_name())
         log.info("telegram_bot stopped")

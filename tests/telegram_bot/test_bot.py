@@ -141,6 +141,27 @@ def test_bare_start_greets(bot: RunningBot, inbox: SandboxServer) -> None:
     assert wait_for_reply(inbox, chat_id) == [HELLO_REPLY]
 
 
+def test_the_bot_beats_while_telegram_answers_and_is_gone_after_a_stop(
+    inbox: SandboxServer, bot_settings: Settings, store: Store
+) -> None:
+    import os
+
+    mine = f":{os.getpid()}"  # the bot runs in this process: its name ends with our pid
+
+    def beating() -> bool:
+        return any(name.endswith(mine) for name in store.liveness.seen().get("telegram-bot", {}))
+
+    running = RunningBot(bot_settings, store)
+    running.thread.start()
+    chat_id = new_chat()
+    inject_telegram_message(inbox.url, chat_id, "/start")  # a poll answers at once
+    assert wait_for_reply(inbox, chat_id) == [HELLO_REPLY]
+    wait_until(beating, "the bot's heartbeat", WAIT_S)
+    running.halt()
+    assert running.errors == []
+    assert not beating(), "a clean stop removes the heartbeat (gone, not dead)"
+
+
 def test_stop_event_stops_the_loop(
     inbox: SandboxServer, bot_settings: Settings, store: Store
 ) -> None:
