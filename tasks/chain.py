@@ -21,10 +21,11 @@ __all__ = ["ChainProducer", "apply_chain", "argsrepr", "attempt_signature", "bui
 
 
 def argsrepr(job: Job, channel: int | None, tries: int = 0) -> str:
-    """What Flower shows of a link: event, user, channel, round and try; never an address,
+    """What Flower shows of a link: user, channel, round, try and event; never an address,
     token or payload."""
     name = ChannelType.Name(channel) if channel is not None else "finish"
-    return f"event={job.event_id} user={job.user_id} channel={name} round={job.round} try={tries}"
+    # The short fields first: Flower cuts a long Args column, and the event id is long.
+    return f"user={job.user_id} channel={name} round={job.round} try={tries} event={job.event_id}"
 
 
 def attempt_signature(job: Job, link: Link, carry: Carry | None = None) -> Signature:

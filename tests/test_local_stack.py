@@ -109,7 +109,7 @@ def test_the_local_stack_runs_the_demo_and_restarts_what_dies(local_stack):
 
     story = json.loads(_notify(env, "trace", liquidation, "--json").stdout)
     kinds = [step["what"] for step in story["steps"]]
-    assert kinds[:3] == ["received", "claimed", "queued"] and kinds[-1] == "final"
+    assert kinds[:2] == ["received", "claimed"] and "queued" in kinds and kinds[-1] == "final"
     assert story["delivered_via"] == "TELEGRAM"
     assert any(s["details"].get("channel") == "DISCORD" for s in story["steps"])
 
@@ -141,7 +141,7 @@ def test_the_local_stack_runs_the_demo_and_restarts_what_dies(local_stack):
         search[0].send_keys(liquidation)
         wait_until(
             lambda: re.search(
-                rf"event={liquidation} user=bob channel=(DISCORD|TELEGRAM) round=\d+ try=\d+",
+                rf"user=bob channel=(DISCORD|TELEGRAM) round=\d+ try=\d+ event={liquidation}",
                 browser.page_source,
             ),
             "Flower's task page to show the liquidation's arguments",

@@ -181,8 +181,8 @@ def test_argsrepr_shows_ids_only() -> None:
     links = build_chain(Carry(job)).tasks
     reprs = [link.options["argsrepr"] for link in links]
 
-    assert reprs[0] == "event=e-1 user=u-1 channel=DISCORD round=2 try=0"
-    assert reprs[-1] == "event=e-1 user=u-1 channel=finish round=2 try=0"
+    assert reprs[0] == "user=u-1 channel=DISCORD round=2 try=0 event=e-1"
+    assert reprs[-1] == "user=u-1 channel=finish round=2 try=0 event=e-1"
     frame = base64.b64encode(job.frame).decode()
     for text in reprs:
         assert frame[:16] not in text
