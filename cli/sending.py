@@ -33,10 +33,12 @@ __all__ = ["send"]
 FIELDS = frozenset({"user_id", "event_type", "priority", "channels", "payload", "event_id"})
 #: A file of more events than this shows a progress bar (on a terminal).
 PROGRESS_FROM = 20
+#: How long an INFORMATIONAL event waits for the ingress to connect, seconds.
+CONNECT_WAIT_S = 5.0
 #: Why the client dropped an INFORMATIONAL event, by ClientStats reason.
 DROPPED_BECAUSE = {
     "full": "the client was full (max_in_flight events open)",
-    "unconnected": "no ingress connected within 1s",
+    "unconnected": f"no ingress connected within {CONNECT_WAIT_S:g}s",
     "closed": "the client closed before it went out",
 }
 
@@ -281,6 +283,9 @@ def _send_all(settings, limits, batch: list, timeout: float | None, single: bool
         normal_ttl_s=settings.normal_ttl_s,
         max_in_flight=max(len(batch), 1),
         limits=limits,
+        # A command just started connects as it sends: on a loaded machine the first
+        # handshake can take longer than a long-lived container's second.
+        informational_hold_s=CONNECT_WAIT_S,
     )
     if timeout is None:
         timeout = max(options.give_up_s(e.delivery.priority) for e in batch)

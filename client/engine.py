@@ -91,6 +91,8 @@ class ClientOptions:
     limits: Limits = field(default_factory=Limits)
     #: Leaving a `with` block on an exception flushes up to this long (None: until all final).
     close_timeout_s: float | None = CLOSE_TIMEOUT_S
+    #: How long an INFORMATIONAL event waits for an ingress to connect before it is dropped.
+    informational_hold_s: float = INFORMATIONAL_HOLD_S
 
     def __post_init__(self) -> None:
         if self.max_in_flight < 1:
@@ -240,7 +242,7 @@ class Drops:
 
 _DROP_TEXT = {
     "full": "full: max_in_flight events are open",
-    "unconnected": f"unconnected: no ingress within {INFORMATIONAL_HOLD_S:g}s",
+    "unconnected": "unconnected: no ingress connected within informational_hold_s",
     "closed": "closed: the client closed before it went out",
 }
 
@@ -358,13 +360,13 @@ class Engine:
         self._send(item, now)
 
     def send_informational(self, prepared: Prepared) -> None:
-        """Fire and forget: handed to ZMQ now, or held up to INFORMATIONAL_HOLD_S for an
+        """Fire and forget: handed to ZMQ now, or held up to `informational_hold_s` for an
         ingress to connect; dropped (and counted) when the client is full or none comes."""
         if len(self.tracker) >= self.options.max_in_flight:
             self.drops(prepared.event_id, "full")
         elif self._held or not self.dealer.send_frame(prepared.frame, 0):
             if len(self._held) < self.options.max_in_flight:
-                expires = time.monotonic() + INFORMATIONAL_HOLD_S
+                expires = time.monotonic() + self.options.informational_hold_s
                 self._held.append((expires, prepared.event_id, prepared.frame))
             else:
                 self.drops(prepared.event_id, "full")

@@ -264,7 +264,7 @@ def test_send_events_file_says_why_informational_events_were_dropped(stack_env, 
     env = {**stack_env, "NOTIFY_CLIENT_INGRESS": f"tcp://127.0.0.1:{free_port()}"}
     done = notify(env, "send", "--events", str(path))
     assert done.returncode == 2, done.stderr
-    assert "INFORMATIONAL 1 dropped: no ingress connected within 1s" in done.stdout.splitlines()
+    assert "INFORMATIONAL 1 dropped: no ingress connected within 5s" in done.stdout.splitlines()
 
 
 def test_send_help_shows_a_line_of_an_events_file(stack_env):
