@@ -18,6 +18,8 @@ from client import NotifyClient, make_event
 from proto import AckStatus
 from tests.helpers import ROOT, free_port, wait_until
 
+pytestmark = pytest.mark.broker
+
 
 @pytest.fixture
 def watched(own_stack):
