@@ -37,6 +37,8 @@ __all__ = [
 MAX_PROVIDER_TIMEOUT_S = 10.0
 #: The longest CRITICAL deadline: an event's claim (48 h) outlives it by a day.
 MAX_CRITICAL_DEADLINE_S = 86400
+#: The channels NOTIFY_CHANNELS_OFF may name: the providers (WEB and ACTIVE_SESSION are ours).
+PROVIDER_CHANNELS = ("TELEGRAM", "EMAIL", "PUSH", "DISCORD", "SLACK")
 #: Written by `notify up`: the sandbox provider settings of the local stack.
 LOCAL_STACK_ENV_FILE = ".notify-data/stack.env"
 
@@ -290,6 +292,18 @@ class Settings(BaseSettings):
         if not 0 < value <= MAX_CRITICAL_DEADLINE_S:
             raise ValueError(
                 f"must be above 0 and at most {MAX_CRITICAL_DEADLINE_S} s (claims live 48 h)"
+            )
+        return value
+
+    @field_validator("channels_off")
+    @classmethod
+    def _providers_only(cls, value: str) -> str:
+        # WEB and ACTIVE_SESSION are the service's own: only a provider can be turned off.
+        names = [n.strip().upper() for n in value.split(",") if n.strip()]
+        other = [n for n in names if n in ("WEB", "ACTIVE_SESSION")]
+        if other:
+            raise ValueError(
+                f"{other[0]} cannot be turned off; one of {', '.join(PROVIDER_CHANNELS)}"
             )
         return value
 

@@ -23,13 +23,13 @@ def deliver(channel: Channel, notice: Notice, profile: UserProfile, deps: Deps) 
     thing this channel already showed (proto.supersede_key) is shown in place of it where the
     channel can edit (Telegram), and the delivery log's detail says "edited in place"."""
     try:
+        if channel.name in deps.settings.channels_off_names:
+            return Outcome.permanent(f"{channel.name.lower()} is off: NOTIFY_CHANNELS_OFF")
         address = channel.address(profile)
         if not address:
             field = channel.address_spec.field if channel.address_spec else "address"
             return Outcome.skipped(SkipCode.NO_ADDRESS, f"no {field} for user")
         if channel.client_setting and deps.client(channel.type) is None:
-            if channel.name in deps.settings.channels_off_names:
-                return Outcome.permanent(f"{channel.name.lower()} is off: NOTIFY_CHANNELS_OFF")
             return Outcome.permanent(
                 f"{channel.name.lower()} not configured: {channel.client_setting} unset"
             )

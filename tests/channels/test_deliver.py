@@ -167,3 +167,16 @@ def test_a_provider_without_client_is_permanent(
 
     assert (outcome.kind, outcome.detail) == (Kind.PERMANENT, detail)
     assert clean_sandbox.state.requests() == []
+
+
+def test_a_webhook_channel_turned_off_is_permanent_and_calls_nobody(
+    notice, settings, store, http, clean_sandbox: SandboxServer
+) -> None:
+    off = settings.model_copy(update={"channels_off": "DISCORD"})
+    url = discord_webhook_url(clean_sandbox.url, notice.user_id)
+    profile = UserProfile(user_id=notice.user_id, discord_webhook=url)
+
+    outcome = deliver(CHANNELS[ChannelType.DISCORD], notice, profile, make_deps(off, store, http))
+
+    assert (outcome.kind, outcome.detail) == (Kind.PERMANENT, "discord is off: NOTIFY_CHANNELS_OFF")
+    assert clean_sandbox.state.requests() == []
