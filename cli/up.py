@@ -48,7 +48,10 @@ def up(
 
     configure_logging()
     settings = settings_or_exit()
-    stack = Supervised(read_procfile(procfile), Path(settings.data_dir), ROOT)
+    processes = read_procfile(procfile)
+    if "TELEGRAM" in settings.channels_off_names:  # the bot would only say so and exit
+        processes.pop("telegram-bot", None)
+    stack = Supervised(processes, Path(settings.data_dir), ROOT)
     if stack.running_elsewhere():
         typer.echo(
             f"notify: a local stack already runs on {settings.data_dir} (its supervisord answers "

@@ -28,7 +28,7 @@ from .history import History, Recovery, valid_offset
 from .human_acks import HumanAck, HumanAcks, TokenGrant
 from .keyring import Grant, KeyRing, Role
 from .keys import CLAIM_TTL_S, Keys
-from .liveness import BEAT_S, DEAD_AFTER_S, STALE_AFTER_S, Liveness
+from .liveness import BEAT_S, DEAD_AFTER_S, STALE_AFTER_S, Liveness, this_process
 from .presence import PRESENCE_TTL_S, Presence
 from .supersede import Supersede, Supersessions
 from .telegram import LINK_TOKEN_TTL_S, TelegramLinks
@@ -84,6 +84,7 @@ __all__ = [
     "validate_user_id",
     "wait_for_redis",
     "valid_offset",
+    "this_process",
 ]
 
 #: What a Redis failure raises, for callers outside this package.

@@ -1,15 +1,17 @@
-"""Which long-running processes are alive: each worker and scheduler beats every few seconds,
-so `notify stats` and the metrics can name one that went quiet (stale) or is gone (dead)."""
+"""Which long-running processes are alive: each worker, scheduler and Telegram bot beats
+every few seconds (the bot: once per answered poll), so `notify stats` and the metrics can name one that went quiet (stale) or is gone (dead)."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 
 import redis
 
 from .keys import Keys
 
-__all__ = ["BEAT_S", "DEAD_AFTER_S", "STALE_AFTER_S", "Liveness"]
+__all__ = ["BEAT_S", "DEAD_AFTER_S", "STALE_AFTER_S", "Liveness", "this_process"]
 
 #: How often a process beats.
 BEAT_S = 5.0
@@ -17,6 +19,11 @@ BEAT_S = 5.0
 STALE_AFTER_S = 3 * BEAT_S
 DEAD_AFTER_S = 12 * BEAT_S
 FORGET_AFTER_S = 3600.0
+
+
+def this_process() -> str:
+    """The name a process beats under: host and pid (a host name alone repeats in compose)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Liveness:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +27,7 @@ from dataclasses import replace
 
 from proto import AckStatus
 from settings import Settings
-from store import BEAT_S, ClaimState, Store
+from store import BEAT_S, ClaimState, Store, this_process
 
 from .chain import build_chain
 from .contract import Carry, Job, ParkedLink, RoundEntry, due_entry
@@ -185,7 +183,7 @@ def run_scheduler(
         interval_s,
         settings.stall_s,
     )
-    name = f"{socket.gethostname()}:{os.getpid()}"
+    name = this_process()
     next_beat = 0.0
     while not stop.is_set():
         try:

@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Coroutine
@@ -38,7 +36,7 @@ from telegram.error import InvalidToken, RetryAfter
 from channels.telegram import ACK_CALLBACK, build_client, classify
 from channels.telegram_client import TelegramClient
 from settings import Settings
-from store import Store
+from store import Store, this_process
 
 __all__ = [
     "HELLO_REPLY",
@@ -57,8 +55,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Long-poll wait of one getUpdates (the Bot API allows up to 50 s).
-POLL_TIMEOUT_S = 25
+#: Long-poll wait of one getUpdates (the Bot API allows up to 50 s). Each answered poll is the
+#: bot's heartbeat, so it stays under store.STALE_AFTER_S (15 s): a healthy idle bot is "live".
+POLL_TIMEOUT_S = 10
 #: How often the loop looks at the stop event while it waits.
 STOP_CHECK_S = 0.1
 #: First pause after a failed poll; doubles up to MAX_BACKOFF_S.
@@ -264,15 +263,11 @@ async def _poll(
             await asyncio.wait_for(bot.get_updates(offset=offset, timeout=0), client.timeout_s)
 
 
-def _liveness_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def _beat(store: Store) -> None:
     """The bot's heartbeat (`notify alive telegram-bot`, `notify stats`), once per answered
     poll: at least every POLL_TIMEOUT_S while Telegram answers."""
     try:
-        store.liveness.beat("telegram-bot", _liveness_name())
+        store.liveness.beat("telegram-bot", this_process())
     except Exception as exc:  # Redis away: the poll goes on, the beat comes back with it
         log.warning("telegram_bot liveness beat failed: %s", type(exc).__name__)
 
@@ -292,5 +287,5 @@ def run_bot(settings: Settings, stop_event: threading.Event, store: Store | None
     finally:
         client.close()
         with contextlib.suppress(Exception):  # a clean stop: gone, not dead
-            store.liveness.gone("telegram-bot", _liveness_name())
+            store.liveness.gone("telegram-bot", this_process())
         log.info("telegram_bot stopped")
