@@ -275,7 +275,7 @@ def _send_all(settings, limits, batch: list, timeout: float | None, single: bool
     from rich.console import Console
     from rich.progress import Progress
 
-    from client import ClientOptions, CurveKeys, NotifyClient
+    from client import DROP_REASONS, ClientOptions, CurveKeys, NotifyClient
     from proto import AckStatus, FrameError, Priority
 
     options = ClientOptions(
@@ -331,11 +331,7 @@ def _send_all(settings, limits, batch: list, timeout: float | None, single: bool
     finally:
         client.close(timeout=0)
     stats = client.stats()
-    tally.dropped = {
-        "full": stats.informational_dropped_full,
-        "unconnected": stats.informational_dropped_unconnected,
-        "closed": stats.informational_dropped_closed,
-    }
+    tally.dropped = {r: getattr(stats, f"informational_dropped_{r}") for r in DROP_REASONS}
     if single:
         return _single_status(batch[0], tally, timeout)
     for line in tally.summary(len(batch), time.monotonic() - started):

@@ -25,7 +25,15 @@ import zmq.asyncio
 from proto import EventAck, InvalidEvent, Priority, UserEvent
 
 from .connection import CurveKeys, Dealer
-from .engine import ClientOptions, ClientStats, Drops, Engine, Prepared, connection_from_env
+from .engine import (
+    ClientOptions,
+    ClientStats,
+    DropCallback,
+    Drops,
+    Engine,
+    Prepared,
+    connection_from_env,
+)
 from .errors import ClientClosed, ClientFull
 from .events import Channels, make_event
 from .payloads import Payload
@@ -36,7 +44,6 @@ __all__ = ["AsyncDelivery", "AsyncNotifyClient"]
 log = logging.getLogger(__name__)
 
 AckCallback = Callable[[EventAck], None]
-DropCallback = Callable[[str, str], None]
 
 
 class AsyncDelivery(asyncio.Future):
@@ -150,8 +157,8 @@ class AsyncNotifyClient:
         return await self.start()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        # As NotifyClient: leaving on an error flushes up to close_timeout_s, not for ever.
-        await self.close(self.options.close_timeout_s if exc_type is not None else None)
+        # As NotifyClient: until final, up to close_timeout_s on an error, not on cancellation.
+        await self.close(self.options.close_bound(exc_type))
 
     # -- sending -----------------------------------------------------------------------------------
 

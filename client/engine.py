@@ -9,6 +9,7 @@ except `prepare` and `persist`, which callers run in their own thread before han
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -60,7 +61,7 @@ CLOSE_TIMEOUT_S = 30.0
 #: ingress's replayed ACK_ERROR (it answers a resend at once).
 RECOVERED_GRACE_S = 5.0
 #: Why an INFORMATIONAL event was dropped: `max_in_flight` events open (or that many queued),
-#: no ingress connected within INFORMATIONAL_HOLD_S, or the client closed before it went out.
+#: no ingress connected within `informational_hold_s`, or the client closed before it went out.
 DROP_REASONS = ("full", "unconnected", "closed")
 #: A drop is logged (WARNING) the first time for its reason, then at most this often.
 DROP_LOG_EVERY_S = 10.0
@@ -142,6 +143,16 @@ class ClientOptions:
                 raise ValueError(f"NOTIFY_CLIENT_DURABLE: {exc}") from None
             raise
 
+    def close_bound(self, exc_type: type[BaseException] | None) -> float | None:
+        """How long leaving a `with` block waits for open events: until final when it is left
+        normally; up to close_timeout_s on an error (acks may be what failed); not at all on
+        Ctrl-C or a cancelled task, which ask to stop now (the outbox keeps durable events)."""
+        if exc_type is None:
+            return None
+        if issubclass(exc_type, (KeyboardInterrupt, asyncio.CancelledError)):
+            return 0
+        return self.close_timeout_s
+
     def give_up_s(self, priority: int) -> float:
         """How long an event of this priority is resent: the service's deadline or TTL + grace."""
         wait = self.critical_deadline_s if priority == Priority.CRITICAL else self.normal_ttl_s
@@ -183,7 +194,7 @@ class ClientStats:
     failed: int = 0
     gave_up: int = 0
     #: INFORMATIONAL events handed to ZMQ, and dropped: in all, and by reason (DROP_REASONS):
-    #: `max_in_flight` events open, no ingress connected within 1 s, the client closed first.
+    #: `max_in_flight` events open, no ingress within `informational_hold_s`, the client closed.
     informational_sent: int = 0
     informational_dropped: int = 0
     informational_dropped_full: int = 0
@@ -234,9 +245,8 @@ class Drops:
         with self._lock:
             counts = dict(self.counts)
         stats.informational_dropped = sum(counts.values())
-        stats.informational_dropped_full = counts["full"]
-        stats.informational_dropped_unconnected = counts["unconnected"]
-        stats.informational_dropped_closed = counts["closed"]
+        for reason in DROP_REASONS:
+            setattr(stats, f"informational_dropped_{reason}", counts[reason])
         return stats
 
 
@@ -245,6 +255,10 @@ _DROP_TEXT = {
     "unconnected": "unconnected: no ingress connected within informational_hold_s",
     "closed": "closed: the client closed before it went out",
 }
+
+
+#: `on_drop(event_id, reason)`: an INFORMATIONAL event the client dropped (DROP_REASONS).
+DropCallback = Callable[[str, str], None]
 
 
 class Handle(Protocol):

@@ -29,7 +29,15 @@ import zmq
 from proto import EventAck, InvalidEvent, Priority, UserEvent
 
 from .connection import CurveKeys, Dealer
-from .engine import ClientOptions, ClientStats, Drops, Engine, Prepared, connection_from_env
+from .engine import (
+    ClientOptions,
+    ClientStats,
+    DropCallback,
+    Drops,
+    Engine,
+    Prepared,
+    connection_from_env,
+)
 from .errors import ClientClosed, ClientFull
 from .events import Channels, make_event
 from .payloads import Payload
@@ -40,8 +48,6 @@ __all__ = ["Delivery", "NotifyClient"]
 log = logging.getLogger(__name__)
 
 AckCallback = Callable[[EventAck], None]
-#: Told of every INFORMATIONAL event dropped: (event_id, reason), reason one of DROP_REASONS.
-DropCallback = Callable[[str, str], None]
 
 
 def _settle(future: Future, result: Any = None, error: Exception | None = None) -> None:
@@ -317,10 +323,9 @@ class NotifyClient:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        # Leaving normally waits until every event is final. Leaving on an error flushes too,
-        # but only up to close_timeout_s: the error may be that acks never come. Then what is
-        # open fails with ClientClosed; durable events stay in the outbox for the next client.
-        self.close(self.options.close_timeout_s if exc_type is not None else None)
+        # What is still open when the bound passes fails with ClientClosed; durable events
+        # stay in the outbox for the next client.
+        self.close(self.options.close_bound(exc_type))
 
     # -- the client's thread -----------------------------------------------------------------------
 

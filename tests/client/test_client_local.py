@@ -289,6 +289,19 @@ def test_leaving_on_an_error_stops_at_close_timeout_and_keeps_durable_events(dea
     stored.close()
 
 
+def test_ctrl_c_in_a_with_block_stops_at_once(dead):
+    import time
+
+    leaving = NotifyClient(dead, close_timeout_s=30)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), leaving as client:
+        open_one = client.send(_critical())
+        raise KeyboardInterrupt
+    assert time.monotonic() - started < 5, "not the 30 s of close_timeout_s"
+    with pytest.raises(ClientClosed):
+        open_one.result(0)
+
+
 def test_durable_normal_from_the_environment_is_kept_and_resent_after_a_restart(dead, tmp_path):
     env = {
         "NOTIFY_CLIENT_INGRESS": dead,
