@@ -36,20 +36,21 @@ def _bind_problem(ingress: Ingress) -> str | None:
     Tried on throwaway sockets before anything starts, so a bad address is one line at start
     rather than a traceback from the loop."""
     context = zmq.Context()
+    probes = []  # both held until both are bound: the same address twice is in use too
     try:
         for name, address in (
             ("NOTIFY_INGRESS_ROUTER", ingress.router_address),
             ("NOTIFY_INGRESS_XPUB", ingress.xpub_address),
         ):
-            sock = context.socket(zmq.ROUTER)
+            probes.append(context.socket(zmq.ROUTER))
             try:
-                sock.bind(address)
+                probes[-1].bind(address)
             except zmq.ZMQError as exc:
                 return f"cannot bind {name}={address}: {zmq.strerror(exc.errno)}"
-            finally:
-                sock.close(linger=0)
         return None
     finally:
+        for sock in probes:
+            sock.close(linger=0)
         context.term()  # the probe sockets are closed, their ports free again
 
 

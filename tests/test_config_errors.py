@@ -46,6 +46,10 @@ MISTAKES = {
         {"NOTIFY_CHANNELS_OFF": "EMAIL,SMS"},
         "NOTIFY_CHANNELS_OFF: unknown channel 'SMS'; one of ACTIVE_SESSION, WEB, TELEGRAM, EMAIL, PUSH, DISCORD, SLACK",
     ),
+    "a channel of our own turned off": (
+        {"NOTIFY_CHANNELS_OFF": "PUSH,WEB"},
+        "NOTIFY_CHANNELS_OFF: WEB cannot be turned off; one of TELEGRAM, EMAIL, PUSH, DISCORD, SLACK",
+    ),
     "session XPUB not an address": (
         {"NOTIFY_SESSIONS_XPUB": "tcp://10.0.0.5:5570,notaurl"},
         "NOTIFY_SESSIONS_XPUB: must be comma-separated tcp://HOST:PORT (or ipc://PATH) addresses, e.g. tcp://10.0.0.5:5570,tcp://10.0.0.6:5570 (got 'notaurl')",
@@ -127,6 +131,13 @@ def test_an_ingress_address_it_cannot_bind_stops_it(redis_url, tmp_path):
         f"notify-ingress: cannot bind NOTIFY_INGRESS_XPUB={busy}: Address already in use"
     )
 
+    same = f"tcp://127.0.0.1:{port}"  # ROUTER and XPUB on one address: the second is in use
+    done = run(ingress, tmp_path, **common, NOTIFY_INGRESS_ROUTER=same, NOTIFY_INGRESS_XPUB=same)
+    assert done.returncode == 2, done.stderr
+    assert one_line(done) == (
+        f"notify-ingress: cannot bind NOTIFY_INGRESS_XPUB={same}: Address already in use"
+    )
+
 
 def test_the_telegram_bot_needs_a_token_unless_telegram_is_off(redis_url, tmp_path):
     bot = [sys.executable, "-m", "telegram_bot"]
@@ -172,6 +183,11 @@ def test_a_worker_serving_no_provider_channel_needs_no_credentials(redis_url, tm
         "NOTIFY_REDIS_URL": redis_url,
         "NOTIFY_KEY_PREFIX": f"cfg-{uuid.uuid4().hex[:6]}:",
         "NOTIFY_WORKER_METRICS_PORT": "0",
+        # No credentials, whatever the runner's environment holds (spawn passes it on).
+        "NOTIFY_TELEGRAM_TOKEN": "",
+        "NOTIFY_SENDGRID_API_KEY": "",
+        "NOTIFY_FCM_CREDENTIALS": "",
+        "NOTIFY_CHANNELS_OFF": "",
     }
     process = spawn(worker, env, tmp_path / "worker.log")
     try:
