@@ -18,8 +18,8 @@ def stats(
 ) -> None:
     """Print what the pipeline holds now: events open per priority (and the oldest's age), the
     due set (its size, its oldest entry, and what its entries wait for), the broker's queues per
-    channel and priority, attempts running and retrying, and every worker and scheduler, live,
-    stale or dead.
+    channel and priority, attempts running and retrying, and every worker, scheduler and
+    Telegram bot, live, stale or dead.
 
     \b
     Examples:
@@ -57,14 +57,16 @@ def _stats_lines(store) -> list[str]:
         age = f"{now - oldest:.1f}s" if oldest is not None else "-"
         lines.append(f"open {priority:8} {count:8d}   oldest received {age} ago")
     waiting = _due_kinds(store)
-    due_at = store.due.oldest()
+    due_at, due_count = store.due.oldest(), store.due.count()
     when = "-" if due_at is None else (
         f"overdue by {now - due_at:.1f}s" if due_at <= now else f"due in {due_at - now:.1f}s"
     )  # fmt: skip
-    lines.append(f"due set       {store.due.count():8d}   oldest entry {when}")
+    lines.append(f"due set       {due_count:8d}   oldest entry {when}")
+    sampled = f" (of the earliest {DUE_SAMPLE})" if due_count > DUE_SAMPLE else ""
     lines.append(
         "              "
         + ", ".join(f"{count} {what}" for what, count in waiting.items() if what != "retrying")
+        + sampled
     )
     try:
         by_queue = queue_depths(ALL_QUEUES)
@@ -77,7 +79,7 @@ def _stats_lines(store) -> list[str]:
             lines.append(f"              {channel:10} {critical:9d} {normal:9d}")
     lines.append(
         f"attempts      {_running_attempts()} running now, {waiting['retrying']} retrying "
-        "(waiting out a backoff or a provider's retry-after)"
+        f"(waiting out a backoff or a provider's retry-after){sampled}"
     )
     lines.append(_breaker_line(store, now))
     for kind, seen in sorted(store.liveness.seen(now).items()):
@@ -87,7 +89,11 @@ def _stats_lines(store) -> list[str]:
     return lines
 
 
-def _due_kinds(store, sample: int = 2_000) -> dict[str, int]:
+#: `notify stats` reads this many of the due set's entries to say what they wait for.
+DUE_SAMPLE = 2_000
+
+
+def _due_kinds(store, sample: int = DUE_SAMPLE) -> dict[str, int]:
     """What the earliest `sample` members of the due set wait for."""
     import json
 

@@ -1,4 +1,5 @@
-"""Rules a UserEvent must meet before the pipeline takes it (docs/protocol.md, "Field rules and limits").
+"""Rules a UserEvent must meet before the pipeline takes it (docs/protocol.md, "Field rules
+and limits").
 
 proto3 reads unset fields as zero, so presence is checked explicitly (`HasField("delivery")`),
 and enum fields are checked against their enum: an unknown number is an error, never a default.

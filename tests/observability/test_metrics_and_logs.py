@@ -121,7 +121,9 @@ def test_flower_logs_json_lines_too(stack_env, tmp_path):
     }
     log = tmp_path / "flower.log"
     with open(log, "wb") as out:
-        flower = subprocess.Popen(["sh", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        flower = subprocess.Popen(
+            ["sh", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
         try:
             wait_until(
                 lambda: _answers(f"http://127.0.0.1:{port}/healthcheck"), "Flower to answer", 30
