@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import uuid
 
 import httpx
@@ -115,6 +116,9 @@ def test_flower_logs_json_lines_too(stack_env, tmp_path):
     port = free_port()
     env = os.environ | stack_env
     env |= {
+        # `celery` from this Python's environment, as `notify up` finds it (CI calls pytest
+        # through the venv's python, without the venv on PATH).
+        "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}",
         "NOTIFY_LOG_FORMAT": "json",
         "NOTIFY_FLOWER_PORT": str(port),
         "NOTIFY_FLOWER_BASIC_AUTH": "ops:a-long-password",
