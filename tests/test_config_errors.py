@@ -15,7 +15,7 @@ import pytest
 
 from client import NotifyClient, make_event
 from proto import AckStatus, ChannelType
-from tests.helpers import ROOT, free_port, spawn, stop_process, wait_for_line
+from tests.helpers import ROOT, free_port, stop_process, wait_for_line
 
 PROCESSES = {
     "ingress": ([sys.executable, "-m", "ingress"], "notify-ingress"),
@@ -178,18 +178,17 @@ def test_a_worker_serving_no_provider_channel_needs_no_credentials(redis_url, tm
         "--loglevel=INFO", "--without-mingle", "--without-gossip",
         "-Q", "critical.control,critical.discord,critical.slack,critical.web",
     ]  # fmt: skip
-    env = {
+    # No NOTIFY_* or CELERY_* setting of the runner's (the suite's providers, say): no
+    # credentials at all, and nothing turned off.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "CELERY_"))}
+    env |= {
         "NOTIFY_ENV_FILE": str(tmp_path / "none.env"),
         "NOTIFY_REDIS_URL": redis_url,
         "NOTIFY_KEY_PREFIX": f"cfg-{uuid.uuid4().hex[:6]}:",
         "NOTIFY_WORKER_METRICS_PORT": "0",
-        # No credentials, whatever the runner's environment holds (spawn passes it on).
-        "NOTIFY_TELEGRAM_TOKEN": "",
-        "NOTIFY_SENDGRID_API_KEY": "",
-        "NOTIFY_FCM_CREDENTIALS": "",
-        "NOTIFY_CHANNELS_OFF": "",
     }
-    process = spawn(worker, env, tmp_path / "worker.log")
+    with open(tmp_path / "worker.log", "wb") as log:
+        process = subprocess.Popen(worker, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_line(tmp_path / "worker.log", "ready.", process, 60)
     finally:
