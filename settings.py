@@ -299,11 +299,10 @@ class Settings(BaseSettings):
     @classmethod
     def _providers_only(cls, value: str) -> str:
         # WEB and ACTIVE_SESSION are the service's own: only a provider can be turned off.
-        names = [n.strip().upper() for n in value.split(",") if n.strip()]
-        other = [n for n in names if n in ("WEB", "ACTIVE_SESSION")]
-        if other:
+        ours = sorted(_type_names(value) & {"WEB", "ACTIVE_SESSION"})
+        if ours:
             raise ValueError(
-                f"{other[0]} cannot be turned off; one of {', '.join(PROVIDER_CHANNELS)}"
+                f"{ours[0]} cannot be turned off; one of {', '.join(PROVIDER_CHANNELS)}"
             )
         return value
 
@@ -450,17 +449,14 @@ REDIS_WAIT_S = 3.0
 def store_answers_or_exit(settings: Settings, process: str, wait_s: float = REDIS_WAIT_S) -> None:
     """Return once the store's Redis answers PING; else exit 2 with one line naming
     NOTIFY_REDIS_URL: what every long-running process does at start."""
-    import time
+    from store import EmbeddedRedisError, wait_for_redis  # the one package that talks to Redis
 
-    import store  # the one package that talks to Redis
-
-    deadline = time.monotonic() + wait_s
-    while not store.redis_answers(settings.redis_url):
-        if time.monotonic() >= deadline:
-            print(
-                f"{process}: no Redis answers at NOTIFY_REDIS_URL={_redacted(settings.redis_url)} "
-                f"within {wait_s:g} s (start it, or fix the URL)",
-                file=sys.stderr,
-            )
-            raise SystemExit(2)
-        time.sleep(0.2)
+    try:
+        wait_for_redis(settings.redis_url, wait_s)
+    except EmbeddedRedisError:
+        print(
+            f"{process}: no Redis answers at NOTIFY_REDIS_URL={_redacted(settings.redis_url)} "
+            f"within {wait_s:g} s (start it, or fix the URL)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None

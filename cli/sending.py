@@ -275,7 +275,7 @@ def _send_all(settings, limits, batch: list, timeout: float | None, single: bool
     from rich.console import Console
     from rich.progress import Progress
 
-    from client import DROP_REASONS, ClientOptions, CurveKeys, NotifyClient
+    from client import DROP_REASONS, ClientOptions, CurveKeys, NotifyClient, connection_from_env
     from proto import AckStatus, FrameError, Priority
 
     options = ClientOptions(
@@ -294,8 +294,12 @@ def _send_all(settings, limits, batch: list, timeout: float | None, single: bool
     console = Console(highlight=False, soft_wrap=True)
     show_bar = not single and len(batch) > PROGRESS_FROM and console.is_terminal
     started = time.monotonic()
-    listed = os.environ.get("NOTIFY_CLIENT_INGRESS", "")
-    addresses = [a.strip() for a in listed.split(",") if a.strip()] or settings.router_connect
+    # The container client's own reading of NOTIFY_CLIENT_INGRESS, when it is set.
+    addresses = (
+        connection_from_env()[0]
+        if os.environ.get("NOTIFY_CLIENT_INGRESS", "").strip(" ,")
+        else settings.router_connect
+    )
     client = NotifyClient(addresses, curve=CurveKeys.from_settings(settings), options=options)
     try:
         with Progress(console=console, transient=True, disable=not show_bar) as progress:

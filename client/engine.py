@@ -204,6 +204,10 @@ class ClientStats:
     in_flight: int = 0
 
 
+#: `on_drop(event_id, reason)`: an INFORMATIONAL event the client dropped (DROP_REASONS).
+DropCallback = Callable[[str, str], None]
+
+
 class Drops:
     """INFORMATIONAL events dropped, by reason; safe from any thread.
 
@@ -212,7 +216,7 @@ class Drops:
     DROP_LOG_EVERY_S saying how many more were dropped meanwhile.
     """
 
-    def __init__(self, on_drop: Callable[[str, str], None] | None = None) -> None:
+    def __init__(self, on_drop: DropCallback | None = None) -> None:
         self._on_drop = on_drop
         self._lock = threading.Lock()
         self.counts = dict.fromkeys(DROP_REASONS, 0)
@@ -255,10 +259,6 @@ _DROP_TEXT = {
     "unconnected": "unconnected: no ingress connected within informational_hold_s",
     "closed": "closed: the client closed before it went out",
 }
-
-
-#: `on_drop(event_id, reason)`: an INFORMATIONAL event the client dropped (DROP_REASONS).
-DropCallback = Callable[[str, str], None]
 
 
 class Handle(Protocol):
